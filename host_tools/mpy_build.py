@@ -1,4 +1,4 @@
-# Compiles every firmware module with mpy-cross, for the host and for the
+# Compiles every firmware module with mpy-cross, for the x64 unix port and for the
 # Cortex-M4F boards (armv7emsp), so that syntax MicroPython lacks fails the
 # build and viper/native code is checked for the MCU too.
 #   python -m host_tools.mpy_build check
@@ -9,7 +9,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
-ARCHES = ("", "armv7emsp")
+ARCHES = ("x64", "armv7emsp")
 
 
 def mpy_cross_exe():

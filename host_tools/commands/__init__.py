@@ -1,0 +1,1 @@
+# One module per `qkd-secoc` subcommand; see host_tools.cli.COMMANDS.
