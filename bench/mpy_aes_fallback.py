@@ -1,0 +1,34 @@
+# MicroPython: the cost of one AES-128 block with the AES written in
+# MicroPython (keyagent.aes_soft, viper rounds) against cryptolib, both
+# measured in this one run. Also the plain (non-viper) rounds for reference.
+# Other benchmarks that need the fallback call keyagent.aes.use_soft(True).
+import time
+
+import cryptolib
+from keyagent import aes_soft
+
+KEY = bytes(range(16))
+ROUNDS = 2000
+
+
+def block_us(encrypt):
+    buf = bytearray(16)
+    for _ in range(50):  # warm-up
+        encrypt(buf, buf)
+    t0 = time.ticks_us()
+    for _ in range(ROUNDS):
+        encrypt(buf, buf)
+    return time.ticks_diff(time.ticks_us(), t0) / ROUNDS
+
+
+def main():
+    native = block_us(cryptolib.aes(KEY, 1).encrypt)
+    soft = block_us(aes_soft.new(KEY).encrypt)
+    plain = block_us(aes_soft.SoftAes(KEY).encrypt)
+    print("BENCH mpy_aes_soft_block_us %.2f us" % soft)
+    print("BENCH mpy_aes_soft_plain_block_us %.2f us" % plain)
+    print("BENCH mpy_aes_cryptolib_block_us %.3f us" % native)
+    print("BENCH mpy_aes_soft_vs_cryptolib %.1f x" % (soft / native))
+
+
+main()
