@@ -27,5 +27,22 @@ test: mpy-check
 bench: $(STAMP)
 	$(PY) bench/run.py
 
+# Renode suites (tests/renode): run by Renode's renode-test where it is
+# installed; elsewhere they are skipped, and said so, with exit status 0.
+# `make test` checks their syntax and wiring either way.
+RENODE_TEST ?= renode-test
+renode-test:
+	@if command -v $(RENODE_TEST) >/dev/null 2>&1; then \
+		$(RENODE_TEST) tests/renode/*.robot; \
+	else \
+		echo "renode-test: SKIPPED, $(RENODE_TEST) not found; the Renode suites in tests/renode did not run (README: Renode)"; \
+	fi
+
+# Firmware image with keyagent frozen in and cryptolib on (README: "Firmware").
+BOARD ?= NUCLEO_F446RE
+MICROPY_DIR ?=
+firmware:
+	$(PYTHON) -m host_tools.firmware_build --board "$(BOARD)" --micropy-dir "$(MICROPY_DIR)"
+
 clean:
 	rm -rf build .pytest_cache .hypothesis

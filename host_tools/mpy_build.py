@@ -1,7 +1,11 @@
-# Compiles every firmware module with mpy-cross, for the x64 unix port and for the
-# Cortex-M4F boards (armv7emsp), so that syntax MicroPython lacks fails the
-# build and viper/native code is checked for the MCU too.
+# Compiles every firmware module with mpy-cross, for the x64 unix port and for
+# each -march the boards in boards/*/board.json name (armv7emsp for the
+# Cortex-M4F boards, armv7emdp for the Cortex-M7 H743), so that syntax
+# MicroPython lacks fails the build and viper/native code is checked for the
+# MCUs too. Reports, per MCU architecture, how many bytes of .mpy would be
+# frozen into a firmware image (what `make firmware` puts in flash).
 #   python -m host_tools.mpy_build check
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +13,19 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
-ARCHES = ("x64", "armv7emsp")
+BOARDS = os.path.join(ROOT, "boards")
+HOST_ARCH = "x64"
+
+
+def board_marches():
+    # {march: [board, ...]} from every board config.
+    marches = {}
+    for name in sorted(os.listdir(BOARDS)) if os.path.isdir(BOARDS) else ():
+        path = os.path.join(BOARDS, name, "board.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                marches.setdefault(json.load(f)["mpy_march"], []).append(name)
+    return marches
 
 
 def mpy_cross_exe():
@@ -39,16 +55,24 @@ def compile_module(src, out, march=""):
 def check():
     failures = 0
     count = 0
+    marches = board_marches()
+    arches = [HOST_ARCH] + sorted(marches)
+    sizes = dict.fromkeys(arches, 0)
+    modules = 0
     with tempfile.TemporaryDirectory() as tmp:
         for src in firmware_sources():
-            for march in ARCHES:
+            modules += 1
+            for march in arches:
                 out = os.path.join(tmp, "m.mpy")
                 try:
                     compile_module(src, out, march)
                     count += 1
+                    sizes[march] += os.path.getsize(out)
                 except RuntimeError as e:
                     failures += 1
                     print("mpy-cross %s: %s" % (march or "host", e), file=sys.stderr)
+    for march in arches[1:]:
+        print("frozen %s (%s): %d modules, %d bytes of .mpy" % (march, ", ".join(marches[march]), modules, sizes[march]))
     print("mpy-cross: %d compilations, %d failed" % (count, failures))
     return 1 if failures else 0
 

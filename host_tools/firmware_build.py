@@ -1,0 +1,128 @@
+# `make firmware BOARD=... MICROPY_DIR=...`: builds a MicroPython firmware
+# image for one of the boards in boards/ with the key agent frozen in and
+# cryptolib enabled, using the user's MicroPython checkout and ARM toolchain.
+# This is a thin driver around MicroPython's own ports/stm32 Makefile:
+#   make -C $MICROPY_DIR/mpy-cross
+#   make -C $MICROPY_DIR/ports/stm32 BOARD=<micropython board> \
+#        FROZEN_MANIFEST=boards/<BOARD>/manifest.py <board.json firmware.build_vars>
+# The images land in build/firmware/<BOARD>/.
+#   python -m host_tools.firmware_build --board NUCLEO_F446RE --micropy-dir ~/micropython
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from host_tools.errors import UserError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOARDS = os.path.join(ROOT, "boards")
+OUT = os.path.join(ROOT, "build", "firmware")
+IMAGES = ("firmware.elf", "firmware.bin", "firmware.hex", "firmware.dfu")
+INSTALL_HINT = (
+    "install the GNU Arm Embedded toolchain (Debian/Ubuntu: "
+    "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi; "
+    "or Arm's arm-gnu-toolchain for your OS) and put arm-none-eabi-gcc on PATH"
+)
+
+
+def known_boards():
+    return sorted(n for n in os.listdir(BOARDS) if os.path.exists(os.path.join(BOARDS, n, "board.json")))
+
+
+def load_board(board):
+    if not board:
+        raise UserError("BOARD is not set; one of: %s" % ", ".join(known_boards()))
+    path = os.path.join(BOARDS, board, "board.json")
+    if not os.path.exists(path):
+        raise UserError("unknown board %r; one of: %s" % (board, ", ".join(known_boards())))
+    with open(path) as f:
+        return json.load(f)
+
+
+def check_micropy_dir(micropy_dir, cfg):
+    if not micropy_dir:
+        raise UserError(
+            "MICROPY_DIR is not set: clone MicroPython (v1.28 or later, "
+            "git clone https://github.com/micropython/micropython) and pass "
+            "MICROPY_DIR=/path/to/micropython"
+        )
+    port = os.path.join(micropy_dir, "ports", "stm32")
+    if not os.path.exists(os.path.join(port, "Makefile")):
+        raise UserError("MICROPY_DIR=%s is not a MicroPython checkout (no ports/stm32/Makefile)" % micropy_dir)
+    if not os.path.isdir(os.path.join(port, "boards", cfg["micropython_board"])):
+        raise UserError("this MicroPython checkout has no board %s; update it" % cfg["micropython_board"])
+    if not os.path.exists(os.path.join(micropy_dir, "lib", "stm32lib", "README.md")):
+        raise UserError(
+            "MicroPython's submodules are missing: run "
+            "make -C %s BOARD=%s submodules" % (port, cfg["micropython_board"])
+        )
+    return port
+
+
+def check_toolchain(cross_compile):
+    gcc = cross_compile + "gcc"
+    if shutil.which(gcc) is None:
+        raise UserError("%s not found: %s" % (gcc, INSTALL_HINT))
+
+
+def make_commands(cfg, micropy_dir, board, jobs):
+    manifest = os.path.join(BOARDS, board, "manifest.py")
+    stm32 = [
+        "make", "-C", os.path.join(micropy_dir, "ports", "stm32"), "-j%d" % jobs,
+        "BOARD=" + cfg["micropython_board"],
+        "FROZEN_MANIFEST=" + manifest,
+    ]
+    build_vars = cfg["firmware"].get("build_vars", {})
+    stm32 += ["%s=%s" % (k, build_vars[k]) for k in sorted(build_vars)]
+    return [["make", "-C", os.path.join(micropy_dir, "mpy-cross"), "-j%d" % jobs], stm32]
+
+
+def build(board, micropy_dir, jobs=2, cross_compile="arm-none-eabi-", dry_run=False):
+    cfg = load_board(board)
+    micropy_dir = os.path.abspath(os.path.expanduser(micropy_dir)) if micropy_dir else ""
+    port = check_micropy_dir(micropy_dir, cfg)
+    check_toolchain(cross_compile)
+    for cmd in make_commands(cfg, micropy_dir, board, jobs):
+        print("+ " + " ".join(cmd), flush=True)
+        if not dry_run and subprocess.run(cmd).returncode != 0:
+            raise UserError("the MicroPython build failed (see its output above)")
+    if dry_run:
+        return []
+    built = os.path.join(port, "build-" + cfg["micropython_board"])
+    out = os.path.join(OUT, board)
+    os.makedirs(out, exist_ok=True)
+    copied = []
+    for name in IMAGES:
+        if os.path.exists(os.path.join(built, name)):
+            shutil.copy(os.path.join(built, name), out)
+            copied.append(os.path.join(out, name))
+    for path in copied:
+        print("%s: %d bytes" % (os.path.relpath(path, ROOT), os.path.getsize(path)))
+    return copied
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m host_tools.firmware_build",
+        description="Build MicroPython firmware for a board in boards/ with keyagent frozen in and cryptolib on.",
+        epilog="example:\n  make firmware BOARD=NUCLEO_F446RE MICROPY_DIR=~/src/micropython",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--board", default="", help="board folder name under boards/")
+    parser.add_argument("--micropy-dir", default="", help="a MicroPython checkout with its submodules")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--cross-compile", default="arm-none-eabi-", help="toolchain prefix (default: %(default)s)")
+    parser.add_argument("--dry-run", action="store_true", help="check and print the make commands only")
+    args = parser.parse_args(argv)
+    try:
+        build(args.board, args.micropy_dir, args.jobs, args.cross_compile, args.dry_run)
+    except UserError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
