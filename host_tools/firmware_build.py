@@ -19,7 +19,7 @@ from host_tools.errors import UserError
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARDS = os.path.join(ROOT, "boards")
 OUT = os.path.join(ROOT, "build", "firmware")
-IMAGES = ("firmware.elf", "firmware.bin", "firmware.hex", "firmware.dfu")
+IMAGES = ("firmware.elf", "firmware.bin", "firmware0.bin", "firmware1.bin", "firmware.hex", "firmware.dfu")
 INSTALL_HINT = (
     "install the GNU Arm Embedded toolchain (Debian/Ubuntu: "
     "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi; "
@@ -74,8 +74,9 @@ def make_commands(cfg, micropy_dir, board, jobs):
         "BOARD=" + cfg["micropython_board"],
         "FROZEN_MANIFEST=" + manifest,
     ]
+    # $(QKD_BOARDS) in a value names this repository's boards/ folder.
     build_vars = cfg["firmware"].get("build_vars", {})
-    stm32 += ["%s=%s" % (k, build_vars[k]) for k in sorted(build_vars)]
+    stm32 += ["%s=%s" % (k, build_vars[k].replace("$(QKD_BOARDS)", BOARDS)) for k in sorted(build_vars)]
     return [["make", "-C", os.path.join(micropy_dir, "mpy-cross"), "-j%d" % jobs], stm32]
 
 

@@ -92,6 +92,16 @@ def test_dry_run_prints_the_make_commands(micropy, toolchain):
     )
 
 
+def test_f446re_gets_cryptolib_from_the_aes_c_module(micropy, toolchain):
+    # The F446 has no RNG, so it builds cryptolib from boards/cmodules
+    # instead of with the ssl module.
+    proc = run("--board", "NUCLEO_F446RE", "--micropy-dir", micropy, "--jobs", "1", "--dry-run", path=toolchain)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.splitlines()[-1]
+    assert last.endswith(" USER_C_MODULES=%s" % os.path.join(ROOT, "boards", "cmodules"))
+    assert "MICROPY_PY_SSL" not in last
+
+
 def test_make_firmware_without_micropy_dir_fails_clearly():
     proc = subprocess.run(["make", "--no-print-directory", "firmware", "MICROPY_DIR="], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
