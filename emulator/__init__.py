@@ -1,0 +1,1 @@
+# The CPython emulator: the optical module pair, the vehicle, faults.
