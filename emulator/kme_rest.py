@@ -121,10 +121,11 @@ class KmeServer(ThreadingHTTPServer):
         return self
 
     def stop(self):
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # shutdown() would wait forever for a loop never started
+            self.shutdown()
             self._thread.join(timeout=5)
+            self._thread = None
+        self.server_close()
 
     # One thread per connection, at most MAX_CONNECTIONS at once; the TLS
     # handshake runs in that thread so a slow client cannot stall accept().
