@@ -38,13 +38,17 @@ FLAG_WRITE_PROTECTION = const(0x10)
 FLAG_BOOT_PROTECTION = const(0x08)
 FLAG_DEBUGGER_PROTECTION = const(0x04)
 FLAG_KEY_USAGE = const(0x02)
-FLAG_WILDCARD = const(0x01)  # set: the wildcard UID 0 may NOT update this key
+# WILDCARD set: the wildcard UID 0 may NOT update this key (as NXP's CSE
+# documentation reads the SHE spec; Canis Labs' swshe reads it the other way).
+FLAG_WILDCARD = const(0x01)
 
 COUNTER_MAX = const(0x0FFFFFFF)  # 28 bits
 UID_LEN = const(15)
 WILDCARD_UID = bytes(15)
 
-# SHE error codes (ERC_*), the reasons a key update is refused.
+# SHE error codes (ERC_*), the reasons a key update is refused. SHE names
+# them and leaves the numbers to the implementation; these follow the order
+# the specification lists them in.
 ERC_NO_ERROR = const(0x0)
 ERC_SEQUENCE_ERROR = const(0x1)
 ERC_KEY_NOT_AVAILABLE = const(0x2)

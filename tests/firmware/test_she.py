@@ -167,3 +167,23 @@ def test_erase_zeroises():
     k = st.key(1)
     st.erase(1)
     assert bytes(k) == bytes(16) and st.key(1) is None
+
+
+def test_store_garbage_never_raises():
+    # Fixed-seed LCG garbage, and authentic-looking M1 headers with random
+    # M2/M3: every attempt is a counted refusal, no key is loaded.
+    st = _store()
+    seed = 99
+    for i in range(200):
+        parts = []
+        for n in (16, 32, 16):
+            b = bytearray(n)
+            for j in range(n):
+                seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+                b[j] = (seed >> 16) & 0xFF
+            parts.append(b)
+        if i & 1:
+            parts[0] = bytearray(h(C["m1"]))
+        code = st.load_key(parts[0], parts[1], parts[2])[0]
+        assert code != she.ERC_NO_ERROR
+    assert sum(st.rejected.values()) == 200 and st.loaded == 0 and st.key(4) is None
