@@ -122,19 +122,29 @@ class SecOCTx(_Endpoint):
 
 
 class SecOCRx(_Endpoint):
+    # A receiver holds up to two keys, each with its own freshness state:
+    # key/fvm, tried first, and alt_key/alt_fvm: the next epoch's key before
+    # it is activated, or the previous one during the grace period after.
     def __init__(self, layout, fvm):
         super().__init__(layout, fvm)
-        self.prev_key = None  # previous epoch's key, during the grace period
-        # The authentic PDU of the last OK frame is
-        # frame[payload_off:payload_off + payload_len].
-        self.used_prev = False  # the last OK frame verified with prev_key
+        self.alt_key = None
+        self.alt_fvm = None
+        self.used_alt = False  # the last OK frame verified with alt_key
         self.fv = 0  # complete FV of the last OK frame
         self.failures = bytearray(len(REASONS))  # per reason, saturating at 255
         self.last_reason = OK
+        # The authentic PDU of the last OK frame is
+        # frame[payload_off:payload_off + payload_len].
         self.payload_off = layout.header_len
         self.payload_len = layout.payload_len
         # Without a length header every frame has one length.
         self._fixed_n = -1 if layout.header_len else frame_length(layout.secured_len(layout.payload_len), layout.fd)
+
+    def swap_keys(self):
+        # The switch to the next epoch: alt becomes current and the old
+        # current stays as alt for the grace period.
+        self.key, self.alt_key = self.alt_key, self.key
+        self.fvm, self.alt_fvm = self.alt_fvm, self.fvm
 
     def verify(self, frame, n):
         # Returns OK, with the authentic PDU at frame[payload_off:][:payload_len],
@@ -152,7 +162,7 @@ class SecOCRx(_Endpoint):
                         frame, 0, plen, fv, None):
                     fvm.accept(fv)
                     # payload_off and payload_len are already 0 and plen.
-                    self.used_prev = False
+                    self.used_alt = False
                     self.fv = fv
                     self.last_reason = OK
                     return OK
@@ -176,51 +186,55 @@ class SecOCRx(_Endpoint):
                 return MALFORMED_LENGTH
         if n != frame_length(lay.secured_len(plen), lay.fd):
             return MALFORMED_LENGTH
-        if self.key is None and self.prev_key is None:
+        if self.key is None and self.alt_key is None:
             return NO_KEY
-        fvm = self.fvm
+        reason = self._verify_with(self.key, self.fvm, frame, h, plen)
+        if reason != OK and self.alt_key is not None:
+            alt = self._verify_with(self.alt_key, self.alt_fvm, frame, h, plen)
+            if alt == OK:
+                self.used_alt = True
+                return OK
+            if alt == STALE_FRESHNESS or reason == NO_KEY:
+                reason = alt  # a replay under the other key says more
+        elif reason == OK:
+            self.used_alt = False
+        return reason
+
+    def _verify_with(self, key, fvm, frame, h, plen):
+        if key is None:
+            return NO_KEY
         if fvm is None:
-            return self._try(frame, h, plen, 0)
-        trunc = self._fast.read_bits(frame, (h + plen) << 3, lay.tx_fv_bits)
+            return self._try(key, frame, h, plen, 0)
+        trunc = self._fast.read_bits(frame, (h + plen) << 3, self.layout.tx_fv_bits)
         for attempt in range(fvm.attempts + 1):
             fv = fvm.candidate(trunc, attempt)
             if fv < 0:
                 break
-            if self._try(frame, h, plen, fv) == OK:
+            if self._try(key, frame, h, plen, fv) == OK:
                 fvm.accept(fv)
                 return OK
         if not fvm.ready():
             return FRESHNESS_UNAVAILABLE  # e.g. no sync message yet
-        if lay.tx_fv_bits == lay.fv_bits and fvm.candidate(trunc, 0) < 0:
+        if fvm.tx_bits == fvm.fv_bits and fvm.candidate(trunc, 0) < 0:
             return STALE_FRESHNESS  # the complete FV came with it: no newer
         # Would it verify with a value already used? Then it is a replay.
         for k in range(fvm.attempts + 1):
             fv = fvm.stale(trunc, k)
             if fv < 0:
                 break
-            if self._try(frame, h, plen, fv) == OK:
+            if self._try(key, frame, h, plen, fv) == OK:
                 return STALE_FRESHNESS
         return MAC_MISMATCH
 
-    def _try(self, frame, h, plen, fv):
-        # Checks the frame's MAC against the current key, then the previous.
-        if self._matches(self.key, frame, h, plen, fv):
-            self.used_prev = False
-        elif self._matches(self.prev_key, frame, h, plen, fv):
-            self.used_prev = True
-        else:
+    def _try(self, key, frame, h, plen, fv):
+        impl = self._fast if fv <= _SMALL_FV else frame_mac
+        if not impl.mac_frame(key.enc, key.sub, self._st, self._m, self._x, self._tag,
+                              frame, h, plen, fv, None):
             return MAC_MISMATCH
         self.payload_off = h
         self.payload_len = plen
         self.fv = fv
         return OK
-
-    def _matches(self, key, frame, h, plen, fv):
-        if key is None:
-            return False
-        impl = self._fast if fv <= _SMALL_FV else frame_mac
-        return impl.mac_frame(key.enc, key.sub, self._st, self._m, self._x, self._tag,
-                              frame, h, plen, fv, None)
 
 frame_mac_fast = frame_mac
 if features.NATIVE:
