@@ -1,0 +1,1 @@
+# The CPython vehicle emulator: bus model, traffic, scenarios.
