@@ -126,6 +126,7 @@ class CanBus:
         self._busy = False
         self._arbitration_due = False
         self._durations = {}
+        self._tx_start = 0
         # statistics
         self.frames = 0
         self.busy_ns = 0
@@ -178,6 +179,13 @@ class CanBus:
     def idle(self):
         return not self._busy
 
+    def busy_time(self):
+        """Virtual ns the wire has been busy up to now (frames, error frames,
+        and the elapsed part of the one in progress)."""
+        if self._busy:
+            return self.busy_ns + self.clock.now - self._tx_start
+        return self.busy_ns
+
     def _arbitrate(self):
         self._arbitration_due = False
         if self._busy or not self._pending:
@@ -190,11 +198,12 @@ class CanBus:
                     self._start_error(frame, duration)
                     return
         self._busy = True
-        self.busy_ns += duration
+        self._tx_start = self.clock.now
         self.clock.call_at(self.clock.now + duration, self._complete, frame)
 
     def _complete(self, frame):
         self._busy = False
+        self.busy_ns += self.clock.now - self._tx_start
         self.frames += 1
         frame.timestamp = self.clock.now
         sender = frame.sender
@@ -234,11 +243,12 @@ class CanBus:
         at_bit = self.rng.randrange(1, total_bits + 1) if self.rng is not None else total_bits
         busy = (at_bit + _ERROR_FRAME_BITS) * bit_ns
         self._busy = True
-        self.busy_ns += busy
+        self._tx_start = self.clock.now
         self.clock.call_at(self.clock.now + busy, self._error_done, frame)
 
     def _error_done(self, frame):
         self._busy = False
+        self.busy_ns += self.clock.now - self._tx_start
         self.error_frames += 1
         sender = frame.sender
         for node in self.nodes:
@@ -269,17 +279,17 @@ def _ignore(frame, is_rx):
 
 class LoadMeter:
     """Bus load over windows: call sample() whenever; it returns the fraction
-    of virtual time since the previous sample that the bus was busy (frames
-    and error frames, counted when their transmission starts)."""
+    of virtual time since the previous sample that the wire was busy (frames
+    and error frames, including the elapsed part of one in progress)."""
 
     def __init__(self, bus):
         self.bus = bus
         self._t = bus.clock.now
-        self._busy = bus.busy_ns
+        self._busy = bus.busy_time()
 
     def sample(self):
         now = self.bus.clock.now
-        busy = self.bus.busy_ns
+        busy = self.bus.busy_time()
         dt = now - self._t
         load = (busy - self._busy) / dt if dt > 0 else 0.0
         self._t = now

@@ -43,7 +43,9 @@ class VirtualBridge:
         self.channel = channel
         self.poll_ns = poll_ns
         self.max_per_poll = max_per_poll
-        self.vbus = can.Bus(interface="virtual", channel=channel, receive_own_messages=False)
+        # preserve_timestamps: tools see virtual time, not the wall clock
+        self.vbus = can.Bus(interface="virtual", channel=channel, receive_own_messages=False,
+                            preserve_timestamps=True)
         self.node = bus.attach(name or ("bridge:%s" % channel), self._on_frame)
         self.injected = 0
         self.rejected = 0
