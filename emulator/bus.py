@@ -94,8 +94,9 @@ class Node:
 
     def send(self, can_id, data, ext=False, fd=False, brs=None):
         """Queue a frame for transmission. Returns the Frame, or None if the
-        node is bus-off (counted in dropped). brs defaults to fd."""
-        return self.bus.queue(Frame(can_id, data, ext, fd, fd if brs is None else brs, self))
+        node is bus-off (counted in dropped). brs defaults to fd. data is
+        copied (bytes() of a bytes object is free), so a sender may reuse its buffer."""
+        return self.bus.queue(Frame(can_id, bytes(data), ext, fd, fd if brs is None else brs, self))
 
     def recover(self):
         """Leave bus-off (models the 128 x 11 recessive bits recovery)."""

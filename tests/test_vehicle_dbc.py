@@ -106,3 +106,41 @@ def test_traffic_load_on_500k_bus():
     # 184 us per 20 ms
     load = Traffic(load_app_messages(), random.Random(0)).load(CanBus(Clock()))
     assert load == pytest.approx(0.0936, abs=0.0005)
+
+
+def test_frames_protected_by_keyagent_secoc_decode_with_cantools():
+    # The emulator's payloads, protected by the firmware's SecOC engine with
+    # each message's profile and Data ID, decode in cantools: authentic
+    # signals unchanged, FV signal = truncated FV, MAC signal = truncated CMAC.
+    from keyagent.cmac import Cmac, aes_cmac
+    from keyagent.freshness import CounterFreshness
+    from keyagent.secoc import SecOCTx, layout_for_profile
+
+    key = bytes(range(16))
+    clock = Clock()
+    sent = []
+    Traffic(load_app_messages(), random.Random(3)).start(clock, lambda m, p: sent.append((m, p)))
+    clock.run_until(50 * MS)
+    senders = {}
+    out = bytearray(64)
+    for m, payload in sent:
+        if m.frame_id not in senders:
+            lay = layout_for_profile(m.profile, m.data_id, m.authentic_len, fd=m.is_fd)
+            tx = SecOCTx(lay, CounterFreshness(lay.fv_bits, lay.tx_fv_bits))
+            tx.key = Cmac(key)
+            senders[m.frame_id] = tx
+        tx = senders[m.frame_id]
+        n = tx.protect(payload, len(payload), out)
+        assert n == m.length, m.name
+        frame = bytes(out[:n])
+        fv = tx.fvm.counter
+        mac_input = m.data_id.to_bytes(2, "big") + payload + fv.to_bytes(tx.layout.fv_bytes, "big")
+        mac = int.from_bytes(aes_cmac(key, mac_input), "big") >> (128 - m.mac_bits)
+        decoded = m.db_message.decode(frame, decode_choices=False)
+        assert decoded[m.name + "_FV"] == fv & ((1 << m.fv_bits) - 1)
+        assert decoded[m.name + "_MAC"] == mac
+        plain = m.db_message.decode(secured_pdu(m, payload, 0, 0), decode_choices=False)
+        for s in m.db_message.signals:
+            if not s.name.endswith(("_FV", "_MAC")):
+                assert decoded[s.name] == plain[s.name]
+    assert len(senders) == 6
