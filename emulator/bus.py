@@ -12,7 +12,8 @@
 # is_rx=True. Receivers that queue a reply from inside receive() contend in
 # the very next arbitration.
 #
-# Faults (hooks, consulted only when present so the clean path stays lean):
+# Faults (hooks, consulted only when present so the clean path stays lean;
+# random ones in emulator.bus_faults):
 # - loss hooks, hook(frame) -> None | ALL | set of nodes: the frame is silently
 #   not delivered to those receivers (the sender still gets its echo and
 #   counts it as sent). This models "frame lost on the wire" for scenario
@@ -296,38 +297,3 @@ class LoadMeter:
         self._t = now
         self._busy = busy
         return load
-
-
-class RandomLoss:
-    """Loss hook: each frame (optionally only some IDs) is lost with
-    probability `rate` for all receivers at once, or, with `receivers` given,
-    independently for each of those receivers."""
-
-    def __init__(self, rng, rate, receivers=None, can_ids=None):
-        self.rng = rng
-        self.rate = rate
-        self.receivers = receivers
-        self.can_ids = can_ids
-
-    def __call__(self, frame):
-        if self.can_ids is not None and frame.can_id not in self.can_ids:
-            return None
-        rnd = self.rng.random
-        if self.receivers is None:
-            return ALL if rnd() < self.rate else None
-        lost = {n for n in self.receivers if rnd() < self.rate}
-        return lost or None
-
-
-class RandomBitErrors:
-    """Bit-error hook: each transmission attempt is corrupted with probability `rate`."""
-
-    def __init__(self, rng, rate, can_ids=None):
-        self.rng = rng
-        self.rate = rate
-        self.can_ids = can_ids
-
-    def __call__(self, frame):
-        if self.can_ids is not None and frame.can_id not in self.can_ids:
-            return False
-        return self.rng.random() < self.rate

@@ -5,7 +5,8 @@ import random
 import can
 import pytest
 
-from emulator.bus import ALL, BUS_OFF, CanBus, LoadMeter, RandomBitErrors, RandomLoss, arbitration_key
+from emulator.bus import ALL, BUS_OFF, CanBus, LoadMeter, arbitration_key
+from emulator.bus_faults import RandomBitErrors, RandomLoss
 from emulator.clock import MS, Clock
 from emulator.pycan_bridge import VirtualBridge, frame_to_message, message_to_frame
 from emulator.timing import frame_duration_ns
@@ -215,3 +216,34 @@ def test_virtual_bridge_both_directions():
     finally:
         tool.shutdown()
         bridge.close()
+
+
+def test_load_meter_half_load_and_frame_in_progress():
+    clock, bus = make_bus()
+    a = bus.attach("a")
+
+    def tick():
+        a.send(0x10, bytes(8))
+        clock.call_later(2 * T8, tick)
+
+    clock.call_at(0, tick)
+    meter = LoadMeter(bus)
+    clock.run_until(20 * T8)
+    assert meter.sample() == 0.5
+    clock.run_until(20 * T8 + T8 // 2)  # half-way through a frame
+    assert meter.sample() == 1.0
+    assert bus.busy_time() == 10 * T8 + T8 // 2
+
+
+def test_random_loss_per_receiver():
+    clock, bus = make_bus()
+    got = {"b": 0, "c": 0}
+    a = bus.attach("a")
+    b = bus.attach("b", lambda f, rx: got.__setitem__("b", got["b"] + 1))
+    c = bus.attach("c", lambda f, rx: got.__setitem__("c", got["c"] + 1))
+    bus.loss_hooks.append(RandomLoss(random.Random(4), 0.5, receivers=[c]))
+    for i in range(100):
+        clock.call_at(i * MS, a.send, 0x20, b"\x00")
+    clock.run_until(200 * MS)
+    assert got["b"] == 100 and 0 < got["c"] < 100
+    assert bus.lost_deliveries == 100 - got["c"]
