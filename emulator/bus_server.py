@@ -14,9 +14,9 @@
 # timestamp, except back to the client that sent it (like a SocketCAN raw
 # socket without CAN_RAW_RECV_OWN_MSGS). Handshake as socketcand: the server
 # says `< hi >`, the client `< open CHANNEL >` -> `< ok >`, `< rawmode >` ->
-# `< ok >`. Frames reach a client only `settle_s` after its rawmode `< ok >`:
-# python-can reads that `< ok >` with a single recv() and would choke on a
-# frame arriving in the same TCP segment.
+# `< ok >`. Frames for a client are held back (not dropped) until `settle_s`
+# after its rawmode `< ok >`: python-can reads that `< ok >` with a single
+# recv() and would choke on a frame arriving in the same TCP segment.
 #
 # All bus work happens on the thread that runs run_realtime()/poll(); code
 # that drives in-process ECUs schedules itself on the same clock.
@@ -32,7 +32,7 @@ _HELLO, _OPEN, _RAW = 0, 1, 2
 
 
 class _Client:
-    __slots__ = ("sock", "addr", "parser", "state", "node", "out", "raw_from")
+    __slots__ = ("sock", "addr", "parser", "state", "node", "out", "held", "raw_from")
 
     def __init__(self, sock, addr, node):
         self.sock = sock
@@ -41,6 +41,7 @@ class _Client:
         self.state = _HELLO
         self.node = node
         self.out = bytearray()
+        self.held = bytearray()  # frames during the settle time after rawmode
         self.raw_from = None
 
 
@@ -78,10 +79,12 @@ class BusServer:
         flags = sc.FLAG_BRS if frame.brs else 0
         line = sc.fmt_frame(frame.can_id, frame.ext, secs, usecs, frame.data, len(frame.data),
                             frame.fd, flags)
-        now = time.monotonic()
         for c in self.clients:
-            if c.state == _RAW and c.node is not frame.sender and now >= c.raw_from:
-                c.out += line
+            if c.state == _RAW and c.node is not frame.sender:
+                if c.raw_from is None:
+                    c.out += line
+                else:
+                    c.held += line
 
     # -- clients -> bus --------------------------------------------------
     def _accept(self):
@@ -155,11 +158,18 @@ class BusServer:
                 c.out += sc.fmt_error(b"unexpected command")
 
     def _flush(self):
+        now = time.monotonic()
         for c in list(self.clients):
-            if not c.out:
+            if c.raw_from is not None and now >= c.raw_from:
+                c.raw_from = None
+                c.out += c.held
+                c.held = bytearray()
+            if not c.out and not c.held:
                 continue
-            if len(c.out) > self.out_limit:  # a client that does not read
+            if len(c.out) + len(c.held) > self.out_limit:  # a client that does not read
                 self._drop(c)
+                continue
+            if not c.out:
                 continue
             try:
                 n = c.sock.send(c.out)

@@ -72,8 +72,6 @@ def test_client_adapter_fd_and_rejections(server):
     c1.connect()
     c2.connect()
     try:
-        import time
-        time.sleep(0.1)  # past the server's settle time after rawmode
         c1.send(0x0A0, bytes(range(12)), fd=True, flags=sc.FLAG_BRS)
         c1.sock.sendall(b"garbage< bogus >")
         for _ in range(50):
@@ -118,8 +116,8 @@ def test_micropython_process_exchanges_frames(server):
         assert hello is not None and bytes(hello.data) == b"MPY-ECU"
         tool.send(can.Message(arbitration_id=0x322, is_extended_id=False, data=b"\x05\x06\x07"))
         reply = recv_until(tool, lambda m: m.arbitration_id == 0x323, timeout_s=10)
-        assert reply is not None and bytes(reply.data) == b"\x07\x06\x05"
         out, err = proc.communicate(timeout=10)
+        assert reply is not None and bytes(reply.data) == b"\x07\x06\x05", out + err
     finally:
         if proc.poll() is None:
             proc.kill()
