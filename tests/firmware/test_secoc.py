@@ -199,3 +199,10 @@ def test_length_header_carries_variable_payloads():
     bad = bytearray(f)
     bad[0] = 41
     assert rx.verify(bad, len(bad)) == secoc.MALFORMED_LENGTH
+
+
+def test_empty_frame_for_a_header_layout_is_malformed():
+    # Found by the property tests: an empty frame once took the fixed-length path.
+    lay = layout_for_profile(1, 5, 40, fv_bits=32, fd=True, header_bits=8)
+    _, rx = pair(lay)
+    assert rx.verify(bytearray(64), 0) == secoc.MALFORMED_LENGTH
