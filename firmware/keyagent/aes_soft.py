@@ -1,6 +1,8 @@
-# AES-128 encryption (FIPS-197) written in MicroPython, for firmware built
-# without cryptolib. Same seam as keyagent.aes: new(key) returns an object
-# whose encrypt(src, dst) writes the 16-byte ciphertext of src into dst.
+# AES-128 (FIPS-197) written in MicroPython, for firmware built without
+# cryptolib. Same seam as keyagent.aes: new(key) returns an object whose
+# encrypt(src, dst) writes the 16-byte ciphertext of src into dst, and
+# new_decrypt(key) one whose decrypt(src, dst) inverts it (plain Python only:
+# SHE opens a few blocks per key update, never per frame).
 #
 # Byte-oriented on purpose: every value stays below 256, so no operation
 # creates a heap integer on a 32-bit MCU. The S-box and the GF(2^8)
@@ -108,6 +110,63 @@ class SoftAes:
             ctx[i] = 0
 
 
+# The inverse cipher's S-box, made on the first new_decrypt(): firmware that
+# only encrypts never spends the 256 bytes.
+_INV = None
+# InvShiftRows as a gather, like SHIFT.
+INV_SHIFT = b"\x00\x0d\x0a\x07\x04\x01\x0e\x0b\x08\x05\x02\x0f\x0c\x09\x06\x03"
+
+
+def _inverse_tables():
+    global _INV
+    if _INV is None:
+        inv = bytearray(256)
+        for i in range(256):
+            inv[TABLES[i]] = i
+        _INV = inv
+    return _INV
+
+
+def decrypt_block(tab, inv, ctx, src, dst):
+    # FIPS-197 section 5.3, the straightforward inverse cipher. InvMixColumns
+    # is MixColumns after a pre-step: a0 ^= 4(a0^a2), a1 ^= 4(a1^a3), ...
+    s = 176
+    t = 192
+    for i in range(16):
+        ctx[s + i] = src[i] ^ ctx[160 + i]
+    for r in range(144, 0, -16):
+        for i in range(16):  # InvShiftRows, InvSubBytes, AddRoundKey
+            ctx[t + i] = inv[ctx[s + INV_SHIFT[i]]] ^ ctx[r + i]
+        for c in range(t, t + 16, 4):
+            a0 = ctx[c]
+            a1 = ctx[c + 1]
+            a2 = ctx[c + 2]
+            a3 = ctx[c + 3]
+            u = tab[_X2 + tab[_X2 + (a0 ^ a2)]]
+            v = tab[_X2 + tab[_X2 + (a1 ^ a3)]]
+            a0 ^= u
+            a1 ^= v
+            a2 ^= u
+            a3 ^= v
+            e = a0 ^ a1 ^ a2 ^ a3
+            o = c - 16
+            ctx[o] = a0 ^ e ^ tab[_X2 + (a0 ^ a1)]
+            ctx[o + 1] = a1 ^ e ^ tab[_X2 + (a1 ^ a2)]
+            ctx[o + 2] = a2 ^ e ^ tab[_X2 + (a2 ^ a3)]
+            ctx[o + 3] = a3 ^ e ^ tab[_X2 + (a3 ^ a0)]
+    for i in range(16):
+        dst[i] = inv[ctx[s + INV_SHIFT[i]]] ^ ctx[i]
+
+
+class SoftAesDecrypt(SoftAes):
+    def __init__(self, key):
+        super().__init__(key)
+        self._inv = _inverse_tables()
+
+    def decrypt(self, src, dst):
+        decrypt_block(TABLES, self._inv, self._ctx, src, dst)
+
+
 IMPL = SoftAes
 
 if features.NATIVE:
@@ -120,3 +179,7 @@ if features.NATIVE:
 
 def new(key):
     return IMPL(key)
+
+
+def new_decrypt(key):
+    return SoftAesDecrypt(key)

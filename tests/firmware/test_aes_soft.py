@@ -37,6 +37,31 @@ def test_vectors_every_impl():
             assert bytes(out) == h(case["ciphertext"]), case["name"]
 
 
+def test_decrypt_vectors_in_place():
+    out = bytearray(16)
+    for case in V["cases"]:
+        d = aes_soft.new_decrypt(h(case["key"]))
+        d.decrypt(h(case["ciphertext"]), out)
+        assert bytes(out) == h(case["plaintext"]), case["name"]
+        d.decrypt(out, out)  # in place: decrypting twice is not the identity
+        assert bytes(out) != h(case["plaintext"])
+    buf = bytearray(h(V["cases"][1]["ciphertext"]))
+    aes_soft.new_decrypt(h(V["cases"][1]["key"])).decrypt(buf, buf)
+    assert bytes(buf) == h(V["cases"][1]["plaintext"])
+
+
+def test_decrypt_inverts_encrypt_on_a_chain():
+    key = h(V["cases"][0]["key"])
+    enc = aes_soft.new(key)
+    dec = aes_soft.new_decrypt(key)
+    x = bytearray(range(16))
+    for _ in range(100):
+        enc.encrypt(x, x)
+    for _ in range(100):
+        dec.decrypt(x, x)
+    assert bytes(x) == bytes(range(16))
+
+
 def test_in_place_and_memoryview():
     # CMAC encrypts its chaining buffer in place; memoryviews are slices of frames.
     case = V["cases"][0]
