@@ -1,43 +1,94 @@
-# MicroPython: the cost of one AES-128 block with the AES written in
-# MicroPython (keyagent.aes_soft, viper rounds) against cryptolib, both
-# measured in this one run. Also the plain (non-viper) rounds for reference.
-# Other benchmarks that need the fallback call keyagent.aes.use_soft(True).
+# MicroPython: the AES written in MicroPython (keyagent.aes_soft), what
+# firmware without cryptolib runs, against cryptolib, all in this one run.
+#   mpy_aes_soft_block_us / _plain_block_us: one block, viper / plain rounds.
+#   mpy_aes_soft_vs_cryptolib: the viper block against the cryptolib block.
+#   mpy_secoc_vs_aes_fallback: protect + verify of the Profile 1 frame of
+#     mpy_secoc.py with the CMAC over the fallback AES (keyagent.aes.use_soft),
+#     as a multiple of the two cryptolib AES block calls that frame needs;
+#     mpy_secoc_vs_aes is the same frame over cryptolib.
+#   mpy_secoc_soft_alloc: heap bytes per frame on the fallback path.
+import gc
 import time
 
 import cryptolib
-from keyagent import aes_soft
+from keyagent import aes, aes_soft
+from keyagent.cmac import Cmac
+from keyagent.freshness import CounterFreshness
+from keyagent.secoc import SecOCRx, SecOCTx, layout_for_profile
 
 KEY = bytes(range(16))
 ROUNDS = 1000
+FRAMES = 2000
 REPEATS = 7
 
 
-def run_us(encrypt, buf):
+def block_run(encrypt):
+    buf = bytearray(16)
     t0 = time.ticks_us()
     for _ in range(ROUNDS):
         encrypt(buf, buf)
     return time.ticks_diff(time.ticks_us(), t0) / ROUNDS
 
 
-def block_us(*encrypts):
-    # The fastest of REPEATS runs of each, the runs interleaved, so that load
-    # on a shared machine hits every contender alike.
-    buf = bytearray(16)
-    best = [1e9] * len(encrypts)
-    for _ in range(REPEATS):
-        for i, encrypt in enumerate(encrypts):
-            best[i] = min(best[i], run_us(encrypt, buf))
-    return best
+def soft_endpoints():
+    was = aes.use_soft(True)
+    try:
+        lay = layout_for_profile(1, 0x123, 4, fv_bits=24)
+        tx = SecOCTx(lay, CounterFreshness(24, 8))
+        rx = SecOCRx(lay, CounterFreshness(24, 8, 1))
+        tx.key = rx.key = Cmac(KEY)
+    finally:
+        aes.use_soft(was)
+    return tx, rx
+
+
+def frame_run(tx, rx):
+    payload = bytearray(b"\x11\x22\x33\x44")
+    frame = bytearray(8)
+    protect = tx.protect
+    verify = rx.verify
+    t0 = time.ticks_us()
+    for _ in range(FRAMES):
+        protect(payload, 4, frame)
+        if verify(frame, 8):
+            raise RuntimeError("verify failed")
+    return time.ticks_diff(time.ticks_us(), t0) / FRAMES
+
+
+def alloc_per_frame(tx, rx):
+    payload = bytearray(b"\x11\x22\x33\x44")
+    frame = bytearray(8)
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(FRAMES):
+        tx.protect(payload, 4, frame)
+        rx.verify(frame, 8)
+    used = gc.mem_alloc() - before
+    gc.enable()
+    return used / FRAMES
 
 
 def main():
-    native, soft, plain = block_us(
-        cryptolib.aes(KEY, 1).encrypt, aes_soft.new(KEY).encrypt, aes_soft.SoftAes(KEY).encrypt
-    )
-    print("BENCH mpy_aes_soft_block_us %.2f us" % soft)
-    print("BENCH mpy_aes_soft_plain_block_us %.2f us" % plain)
-    print("BENCH mpy_aes_cryptolib_block_us %.3f us" % native)
-    print("BENCH mpy_aes_soft_vs_cryptolib %.1f x" % (soft / native))
+    native = cryptolib.aes(KEY, 1).encrypt
+    soft = aes_soft.new(KEY).encrypt
+    plain = aes_soft.SoftAes(KEY).encrypt
+    tx, rx = soft_endpoints()
+    frame_run(tx, rx)  # warm up
+    # The fastest of REPEATS runs of each, the runs interleaved, so that load
+    # on a shared machine hits every contender alike.
+    best = [1e9] * 4
+    for _ in range(REPEATS):
+        for i, t in enumerate((block_run(native), block_run(soft), block_run(plain), frame_run(tx, rx))):
+            best[i] = min(best[i], t)
+    native_us, soft_us, plain_us, frame_us = best
+    print("BENCH mpy_aes_soft_block_us %.2f us" % soft_us)
+    print("BENCH mpy_aes_soft_plain_block_us %.2f us" % plain_us)
+    print("BENCH mpy_aes_cryptolib_block_us %.3f us" % native_us)
+    print("BENCH mpy_aes_soft_vs_cryptolib %.1f x" % (soft_us / native_us))
+    print("BENCH mpy_secoc_soft_frame_us %.2f us" % frame_us)
+    print("BENCH mpy_secoc_vs_aes_fallback %.1f x" % (frame_us / (2 * native_us)))
+    print("BENCH mpy_secoc_soft_alloc %.1f B/frame" % alloc_per_frame(tx, rx))
 
 
 main()
