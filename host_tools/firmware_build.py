@@ -5,7 +5,9 @@
 #   make -C $MICROPY_DIR/mpy-cross
 #   make -C $MICROPY_DIR/ports/stm32 BOARD=<micropython board> \
 #        FROZEN_MANIFEST=boards/<BOARD>/manifest.py <board.json firmware.build_vars>
-# The images land in build/firmware/<BOARD>/.
+# Objects go to build/firmware/<BOARD>/obj (not into the user's checkout),
+# rebuilt from scratch when the make command changes (MicroPython's make does
+# not notice changed variables); the images land in build/firmware/<BOARD>/.
 #   python -m host_tools.firmware_build --board NUCLEO_F446RE --micropy-dir ~/micropython
 import argparse
 import json
@@ -67,11 +69,16 @@ def check_toolchain(cross_compile):
         raise UserError("%s not found: %s" % (gcc, INSTALL_HINT))
 
 
+def obj_dir(board):
+    return os.path.join(OUT, board, "obj")
+
+
 def make_commands(cfg, micropy_dir, board, jobs):
     manifest = os.path.join(BOARDS, board, "manifest.py")
     stm32 = [
         "make", "-C", os.path.join(micropy_dir, "ports", "stm32"), "-j%d" % jobs,
         "BOARD=" + cfg["micropython_board"],
+        "BUILD=" + obj_dir(board),
         "FROZEN_MANIFEST=" + manifest,
     ]
     # $(QKD_BOARDS) in a value names this repository's boards/ folder.
@@ -80,18 +87,34 @@ def make_commands(cfg, micropy_dir, board, jobs):
     return [["make", "-C", os.path.join(micropy_dir, "mpy-cross"), "-j%d" % jobs], stm32]
 
 
+def fresh_obj_dir(board, command):
+    # Empties the object folder when it was built by another make command.
+    stamp = os.path.join(obj_dir(board), "qkd-make-command")
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read() == command:
+                return
+    shutil.rmtree(obj_dir(board), ignore_errors=True)
+    os.makedirs(obj_dir(board))
+    with open(stamp, "w") as f:
+        f.write(command)
+
+
 def build(board, micropy_dir, jobs=2, cross_compile="arm-none-eabi-", dry_run=False):
     cfg = load_board(board)
     micropy_dir = os.path.abspath(os.path.expanduser(micropy_dir)) if micropy_dir else ""
-    port = check_micropy_dir(micropy_dir, cfg)
+    check_micropy_dir(micropy_dir, cfg)
     check_toolchain(cross_compile)
-    for cmd in make_commands(cfg, micropy_dir, board, jobs):
+    cmds = make_commands(cfg, micropy_dir, board, jobs)
+    if not dry_run:
+        fresh_obj_dir(board, " ".join(cmds[-1]))
+    for cmd in cmds:
         print("+ " + " ".join(cmd), flush=True)
         if not dry_run and subprocess.run(cmd).returncode != 0:
             raise UserError("the MicroPython build failed (see its output above)")
     if dry_run:
         return []
-    built = os.path.join(port, "build-" + cfg["micropython_board"])
+    built = obj_dir(board)
     out = os.path.join(OUT, board)
     os.makedirs(out, exist_ok=True)
     copied = []

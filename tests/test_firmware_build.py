@@ -87,7 +87,8 @@ def test_dry_run_prints_the_make_commands(micropy, toolchain):
     manifest = os.path.join(ROOT, "boards", "NUCLEO_H743ZI", "manifest.py")
     assert proc.stdout == (
         "+ make -C %s/mpy-cross -j2\n"
-        "+ make -C %s/ports/stm32 -j2 BOARD=NUCLEO_H743ZI FROZEN_MANIFEST=%s\n" % (micropy, micropy, manifest)
+        "+ make -C %s/ports/stm32 -j2 BOARD=NUCLEO_H743ZI BUILD=%s FROZEN_MANIFEST=%s\n"
+        % (micropy, micropy, os.path.join(ROOT, "build", "firmware", "NUCLEO_H743ZI", "obj"), manifest)
     )
 
 
@@ -114,3 +115,17 @@ def test_every_board_has_a_manifest_that_freezes_keyagent():
     for board in firmware_build.known_boards():
         with open(os.path.join(ROOT, "boards", board, "manifest.py")) as f:
             assert 'include("../manifest.py")' in f.read()
+
+
+def test_obj_dir_is_emptied_when_the_make_command_changes(tmp_path, monkeypatch):
+    monkeypatch.setattr(firmware_build, "OUT", str(tmp_path))
+    obj = firmware_build.obj_dir("B")
+    firmware_build.fresh_obj_dir("B", "make A=1")
+    with open(os.path.join(obj, "x.o"), "w") as f:
+        f.write("old")
+    firmware_build.fresh_obj_dir("B", "make A=1")  # same command: objects kept
+    assert os.path.exists(os.path.join(obj, "x.o"))
+    firmware_build.fresh_obj_dir("B", "make A=2")  # changed: start over
+    assert not os.path.exists(os.path.join(obj, "x.o"))
+    with open(os.path.join(obj, "qkd-make-command")) as f:
+        assert f.read() == "make A=2"
