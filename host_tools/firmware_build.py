@@ -60,6 +60,11 @@ def check_micropy_dir(micropy_dir, cfg):
             "MicroPython's submodules are missing: run "
             "make -C %s BOARD=%s submodules" % (port, cfg["micropython_board"])
         )
+    if not os.path.exists(os.path.join(micropy_dir, "lib", "mbedtls", "library", "aes.c")):
+        raise UserError(
+            "MicroPython's lib/mbedtls (cryptolib's AES) is missing: run "
+            "git -C %s submodule update --init lib/mbedtls" % micropy_dir
+        )
     return port
 
 

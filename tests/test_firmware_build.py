@@ -31,6 +31,8 @@ def micropy(tmp_path):
     (top / "ports" / "stm32" / "Makefile").write_text("")
     (top / "lib" / "stm32lib").mkdir(parents=True)
     (top / "lib" / "stm32lib" / "README.md").write_text("")
+    (top / "lib" / "mbedtls" / "library").mkdir(parents=True)
+    (top / "lib" / "mbedtls" / "library" / "aes.c").write_text("")
     return str(top)
 
 
@@ -79,6 +81,16 @@ def test_missing_submodules(micropy):
     proc = run("--board", "NUCLEO_F446RE", "--micropy-dir", micropy)
     assert proc.returncode == 2
     assert proc.stderr == "error: MicroPython's submodules are missing: run make -C %s/ports/stm32 BOARD=NUCLEO_F446RE submodules\n" % micropy
+
+
+def test_missing_mbedtls(micropy):
+    os.remove(os.path.join(micropy, "lib", "mbedtls", "library", "aes.c"))
+    proc = run("--board", "NUCLEO_F446RE", "--micropy-dir", micropy)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "error: MicroPython's lib/mbedtls (cryptolib's AES) is missing: run "
+        "git -C %s submodule update --init lib/mbedtls\n" % micropy
+    )
 
 
 def test_dry_run_prints_the_make_commands(micropy, toolchain):
