@@ -72,12 +72,18 @@ class KeyAgent:
         self.pdus = []
         self.by_can_id = {}
         cluster_ids = []
+        index = -1  # PDU indexes count every PDU of the configuration, in order
         for cluster in config["clusters"]:
-            if self.node not in cluster.get("members", [self.node]):
-                continue
-            cluster_ids.append(cluster["id"])
+            member = self.node in cluster.get("members", [self.node])
+            if member:
+                cluster_ids.append(cluster["id"])
             for spec in cluster["pdus"]:
-                pdu = Pdu(len(self.pdus), cluster["id"], spec, self.node)
+                index += 1
+                receivers = spec.get("receivers")
+                if not member or (receivers is not None and self.node != spec["sender"]
+                                  and self.node not in receivers):
+                    continue  # not ours to verify: the CAN controller filters it out
+                pdu = Pdu(index, cluster["id"], spec, self.node)
                 self.pdus.append(pdu)
                 self.by_can_id[pdu.can_id] = pdu
         self.cluster_ids = cluster_ids
@@ -124,11 +130,11 @@ class KeyAgent:
         return n
 
     def on_frame(self, can_id, data, now):
+        # Returns the SecOC verdict (0 OK, else a secoc reason code) for an
+        # application PDU we receive, None for anything else.
         pdu = self.by_can_id.get(can_id)
         if pdu is not None:
-            if pdu.rx is not None:
-                self._verify(pdu, data, now)
-            return
+            return self._verify(pdu, data, now) if pdu.rx is not None else None
         if can_id == ACTIVATE_ID:
             self.rekey.on_activate(data, now)
             return
@@ -268,7 +274,7 @@ class KeyAgent:
         reason = rx.verify(data, len(data))
         if reason:
             self.count(secoc.REASONS[reason])
-            return
+            return reason
         self.verified += 1
         if rx.used_alt:
             if self.alt_pending:
@@ -281,6 +287,7 @@ class KeyAgent:
                 pdu.high_fv = rx.fv
         if self.on_payload is not None:
             self.on_payload(pdu, memoryview(data)[rx.payload_off:rx.payload_off + rx.payload_len])
+        return 0
 
     def _module_results(self, now):
         while True:
