@@ -1,0 +1,1 @@
+# Thin adapters between the sans-I/O core and hardware or the OS.
