@@ -9,6 +9,12 @@ def xor_into(dst, src, off, n):
         dst[i] ^= src[off + i]
 
 
+def copy_into(dst, doff, src, soff, n):
+    # dst[doff:doff+n] = src[soff:soff+n] without a slice object or a copy.
+    for i in range(n):
+        dst[doff + i] = src[soff + i]
+
+
 def ct_equal(a, b, n):
     # Compares a[0:n] with b[0:n], always touching every byte, so that the
     # time taken does not tell an attacker how many leading bytes matched.
@@ -22,7 +28,7 @@ from keyagent import features
 
 if features.NATIVE:
     try:
-        from keyagent.bufops_viper import xor_into, ct_equal  # noqa: F811
+        from keyagent.bufops_viper import xor_into, copy_into, ct_equal  # noqa: F811
     except (ImportError, SyntaxError, NameError):
         # CPython, or a MicroPython build without the viper emitter.
         pass

@@ -9,6 +9,12 @@ def xor_into(dst: ptr8, src: ptr8, off: int, n: int):
 
 
 @micropython.viper
+def copy_into(dst: ptr8, doff: int, src: ptr8, soff: int, n: int):
+    for i in range(n):
+        dst[doff + i] = src[soff + i]
+
+
+@micropython.viper
 def ct_equal(a: ptr8, b: ptr8, n: int) -> bool:
     diff = 0
     for i in range(n):
