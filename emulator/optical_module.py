@@ -211,7 +211,8 @@ class OpticalModuleEnd:
         status = self.pair.status(self.side)
         if status["link_state"] != qkd_pair.LINK_UP:
             return ml.NO_QKD_CONNECTION, b""
-        if not 1 <= chunk <= ml.MAX_KEY or min_bps > status["secret_key_rate_bps"]:
+        if not status["min_key_size"] <= chunk * 8 <= min(status["max_key_size"], ml.MAX_KEY * 8) \
+                or min_bps > status["secret_key_rate_bps"]:
             return ml.QOS_NOT_MET, b""
         try:
             ksid, chunk, code = self.streams.open(self.side, bytes(body[0:16]), chunk, source, destination)

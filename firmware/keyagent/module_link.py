@@ -130,16 +130,16 @@ def cobs_encode_into(src, n, dst, off):
             dst[o] = b
             o += 1
             code += 1
-            if code == 0xFF:
-                dst[code_at] = code
-                code_at = o
-                o += 1
-                code = 1
+            if code != 0xFF:
+                continue
+            dst[code_at] = code
+            if i == n - 1:
+                return o  # a full block ends the data: no code byte after it
         else:
             dst[code_at] = code
-            code_at = o
-            o += 1
-            code = 1
+        code_at = o
+        o += 1
+        code = 1
     dst[code_at] = code
     return o
 
