@@ -179,6 +179,7 @@ class ModulePair:
     def take_keys_by_id(self, side, key_ids):
         """The keys under `key_ids` for `side`, all or none (KeyNotFound if
         any is unknown, repeated, or already handed to this side)."""
+        key_ids = [bytes(key_id) for key_id in key_ids]
         with self._lock:
             self._sync()
             try:
@@ -187,7 +188,7 @@ class ModulePair:
                     raise err.QosNotMet("number of key IDs must be within 1..%d" % self.max_keys_per_request)
                 seen = set()
                 for key_id in key_ids:
-                    entry = self._pending.get(bytes(key_id))
+                    entry = self._pending.get(key_id)
                     if entry is None or side not in entry[1] or key_id in seen:
                         raise err.KeyNotFound("no key for side %s under that key ID" % side)
                     seen.add(key_id)
@@ -196,7 +197,6 @@ class ModulePair:
                 raise
             out = []
             for key_id in key_ids:
-                key_id = bytes(key_id)
                 entry = self._pending[key_id]
                 entry[1].discard(side)
                 if not entry[1]:

@@ -28,7 +28,7 @@ def test_both_sides_get_the_same_key_once():
     pair = full_pair()
     key_id, key = pair.take_new_key("A", 256)
     assert len(key_id) == 16 and len(key) == 32
-    assert pair.take_key_by_id("B", key_id) == key
+    assert pair.take_key_by_id("B", bytearray(key_id)) == key
     with pytest.raises(err.KeyNotFound) as e:
         pair.take_key_by_id("B", key_id)
     assert e.value.status == 2
