@@ -35,15 +35,19 @@ class ModuleUartServer:
         self._sel = selectors.DefaultSelector()
         self._fds = []  # everything to close at stop
         self._wake_r, self._wake_w = os.pipe()
+        self._stopping = False
         self._sel.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
         self._connections = 0
-        for i, side in enumerate(SIDES):
-            if use_pty:
-                self._open_pty(side)
-            if tcp_port is not None:
-                self._listen(side, host, tcp_port + i if tcp_port else 0)
         self._thread = threading.Thread(target=self._run, name="module-uart", daemon=True)
-        self._stopping = False
+        try:
+            for i, side in enumerate(SIDES):
+                if use_pty:
+                    self._open_pty(side)
+                if tcp_port is not None:
+                    self._listen(side, host, tcp_port + i if tcp_port else 0)
+        except OSError:
+            self.stop()
+            raise
 
     def start(self):
         self._thread.start()
@@ -179,7 +183,13 @@ def serve_ends(pair, args, out=None):
     """Starts serving the pair's ends as `args` asks (args.pty, args.uart_tcp),
     prints where each end is, and returns the running ModuleUartServer
     (call .stop() to shut it down)."""
-    server = ModuleUartServer(pair, use_pty=getattr(args, "pty", False), tcp_port=getattr(args, "uart_tcp", None))
+    tcp_port = getattr(args, "uart_tcp", None)
+    try:
+        server = ModuleUartServer(pair, use_pty=getattr(args, "pty", False), tcp_port=tcp_port)
+    except OSError as e:
+        from host_tools.errors import UserError  # serve_ends is the command's entry point
+
+        raise UserError("cannot serve the UART ends on 127.0.0.1:%s: %s" % (tcp_port, e.strerror or e)) from None
     server.start()
     out = out or sys.stdout
     for line in server.describe():
