@@ -4,10 +4,10 @@
 # the completed results and the delay until the next timer. A request that
 # gets no valid response within timeout_ms is sent again with the same
 # sequence number, `retries` times, then completes with status TIMEOUT.
-import struct
-
 from keyagent.compat import const
 from keyagent import module_link as ml
+from keyagent import module_messages as mm
+from keyagent.module_messages import QoS, Result  # noqa: F401 (the client's public API)
 
 # Slot states; a slot is one outstanding request.
 _FREE = const(0)
@@ -27,46 +27,6 @@ def ticks_diff(a, b):
 
 class LinkBusy(Exception):
     """All request slots are in use: take results out before sending more."""
-
-
-class QoS:
-    # ETSI GS QKD 004 QoS of OPEN_CONNECT; rates in bit/s, 0 = no requirement.
-    def __init__(self, key_chunk_size=32, max_bps=0, min_bps=0, jitter=0, priority=0, timeout_ms=0, ttl_s=0):
-        self.key_chunk_size = key_chunk_size
-        self.max_bps = max_bps
-        self.min_bps = min_bps
-        self.jitter = jitter
-        self.priority = priority
-        self.timeout_ms = timeout_ms
-        self.ttl_s = ttl_s
-
-
-class ModuleStatus:
-    # The payload of a STATUS response.
-    def __init__(self, fields):
-        (self.version, self.link_state, self.key_size_bits, self.stored_keys, self.max_keys,
-         self.qber_ppm, self.key_rate_bps, self.rx_rejected) = fields
-
-
-class Result:
-    """A completed request. status is an ETSI 004 code (or this link's own);
-    local is True when the client gave up after its retries (status TIMEOUT).
-    key is a bytearray the caller may zeroise."""
-
-    def __init__(self, request, seq, status, local=False):
-        self.request = request
-        self.seq = seq
-        self.status = status
-        self.local = local
-        self.ksid = None
-        self.key_chunk_size = 0
-        self.index = 0
-        self.key_id = None
-        self.key = None
-        self.info = None
-
-    def ok(self):
-        return self.status == ml.SUCCESS or (self.status == ml.PEER_NOT_CONNECTED and self.request == ml.OPEN_CONNECT)
 
 
 class _Slot:
@@ -103,41 +63,19 @@ class ModuleClient:
         return self._start(now_ms, ml.STATUS, 2)
 
     def open_connect(self, now_ms, source, destination, qos=None, ksid=None):
-        src = _text(source)
-        dst = _text(destination)
-        q = qos or QoS()
-        if not 1 <= q.key_chunk_size <= ml.MAX_KEY:
-            raise ValueError("key_chunk_size must be 1..%d bytes" % ml.MAX_KEY)
-        raw = self._raw
-        o = _put_id(raw, 2, ksid if ksid is not None else bytes(ml.ID_LEN))
-        raw[o] = len(src)
-        raw[o + 1 : o + 1 + len(src)] = src
-        o += 1 + len(src)
-        raw[o] = len(dst)
-        raw[o + 1 : o + 1 + len(dst)] = dst
-        o += 1 + len(dst)
-        struct.pack_into(">HIIIIII", raw, o, q.key_chunk_size, q.max_bps, q.min_bps, q.jitter,
-                         q.priority, q.timeout_ms, q.ttl_s)
-        return self._start(now_ms, ml.OPEN_CONNECT, o + 26)
+        return self._start(now_ms, ml.OPEN_CONNECT, mm.pack_open_connect(self._raw, source, destination, qos, ksid))
 
     def get_key(self, now_ms, ksid, index):
-        if not 0 <= index <= 0xFFFFFFFF:
-            raise ValueError("index must fit 32 bits")
-        o = _put_id(self._raw, 2, ksid)
-        struct.pack_into(">I", self._raw, o, index)
-        return self._start(now_ms, ml.GET_KEY, o + 4)
+        return self._start(now_ms, ml.GET_KEY, mm.pack_get_key(self._raw, ksid, index))
 
     def close(self, now_ms, ksid):
-        return self._start(now_ms, ml.CLOSE, _put_id(self._raw, 2, ksid))
+        return self._start(now_ms, ml.CLOSE, mm.pack_id(self._raw, ksid))
 
     def get_new_key(self, now_ms, size_bits):
-        if size_bits % 8 or not 8 <= size_bits <= ml.MAX_KEY * 8:
-            raise ValueError("size_bits must be a multiple of 8 in 8..%d" % (ml.MAX_KEY * 8))
-        struct.pack_into(">H", self._raw, 2, size_bits)
-        return self._start(now_ms, ml.GET_NEW_KEY, 4)
+        return self._start(now_ms, ml.GET_NEW_KEY, mm.pack_key_size(self._raw, size_bits))
 
     def get_key_by_id(self, now_ms, key_id):
-        return self._start(now_ms, ml.GET_KEY_BY_ID, _put_id(self._raw, 2, key_id))
+        return self._start(now_ms, ml.GET_KEY_BY_ID, mm.pack_id(self._raw, key_id))
 
     def _start(self, now_ms, request, n):
         slot = None
@@ -255,60 +193,9 @@ class ModuleClient:
         if slot is None or n < 3:
             self.rx.reject(ml.REJ_UNSOLICITED if slot is None else ml.REJ_LENGTH)
             return
-        r = _parse(slot.request, slot.seq, f, n)
+        r = mm.parse_response(slot.request, slot.seq, f, n)
         if r is None:
             self.rx.reject(ml.REJ_LENGTH)
             return
         slot.to_send = 0
         self._complete(slot, r)
-
-
-def _parse(request, seq, f, n):
-    # f[0:n] is a response frame (type, seq, status, body); None if its
-    # length does not fit the request.
-    status = f[2]
-    r = Result(request, seq, status)
-    body = n - 3
-    if not r.ok():
-        return r if body == 0 else None
-    if request == ml.STATUS:
-        if body != 24:
-            return None
-        r.info = ModuleStatus(struct.unpack_from(">BBHIIIII", f, 3))
-    elif request == ml.OPEN_CONNECT:
-        if body != ml.ID_LEN + 2:
-            return None
-        r.ksid = bytes(f[3:19])
-        r.key_chunk_size = (f[19] << 8) | f[20]
-    elif request == ml.GET_KEY:
-        if body < 21 or f[23] > ml.MAX_KEY or body != 21 + f[23]:
-            return None
-        r.index = struct.unpack_from(">I", f, 3)[0]
-        r.key_id = bytes(f[7:23])
-        r.key = bytearray(f[24:n])
-    elif request == ml.GET_NEW_KEY:
-        if body < 17 or f[19] > ml.MAX_KEY or body != 17 + f[19]:
-            return None
-        r.key_id = bytes(f[3:19])
-        r.key = bytearray(f[20:n])
-    elif request == ml.GET_KEY_BY_ID:
-        if body < 1 or f[3] > ml.MAX_KEY or body != 1 + f[3]:
-            return None
-        r.key = bytearray(f[4:n])
-    elif body != 0:  # CLOSE
-        return None
-    return r
-
-
-def _text(s):
-    b = s.encode() if isinstance(s, str) else bytes(s)
-    if len(b) > ml.MAX_NAME:
-        raise ValueError("source/destination longer than %d bytes" % ml.MAX_NAME)
-    return b
-
-
-def _put_id(raw, off, ident):
-    if len(ident) != ml.ID_LEN:
-        raise ValueError("IDs are %d bytes" % ml.ID_LEN)
-    raw[off : off + ml.ID_LEN] = ident
-    return off + ml.ID_LEN
