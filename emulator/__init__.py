@@ -1,1 +1,2 @@
-# The CPython emulator: the optical module pair, the vehicle, faults.
+# The CPython emulator of the vehicle: many keyagent cores, the optical
+# module pair, the bus model, attackers and faults, in one event loop.

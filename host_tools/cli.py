@@ -12,6 +12,7 @@ from host_tools.errors import UserError
 # Module names under host_tools.commands, in the order --help lists them.
 COMMANDS = (
     "mac",
+    "she",
     "module",
 )
 

@@ -15,6 +15,11 @@ def copy_into(dst, doff, src, soff, n):
         dst[doff + i] = src[soff + i]
 
 
+def fill(buf, start, end, value):
+    for i in range(start, end):
+        buf[i] = value
+
+
 def ct_equal(a, b, n):
     # Compares a[0:n] with b[0:n], always touching every byte, so that the
     # time taken does not tell an attacker how many leading bytes matched.
@@ -24,11 +29,26 @@ def ct_equal(a, b, n):
     return diff == 0
 
 
+import sys
+
 from keyagent import features
 
-if features.NATIVE:
+if sys.implementation.name != "micropython":
+    # CPython: whole-buffer operations in C beat any per-byte loop, and
+    # allocation is no concern there.
+    def xor_into(dst, src, off, n):  # noqa: F811
+        a = int.from_bytes(dst[0:n], "big") ^ int.from_bytes(src[off:off + n], "big")
+        dst[0:n] = a.to_bytes(n, "big")
+
+    def copy_into(dst, doff, src, soff, n):  # noqa: F811
+        dst[doff:doff + n] = src[soff:soff + n]
+
+    def fill(buf, start, end, value):  # noqa: F811
+        if end > start:
+            buf[start:end] = bytes((value,)) * (end - start)
+
+elif features.NATIVE:
     try:
-        from keyagent.bufops_viper import xor_into, copy_into, ct_equal  # noqa: F811
+        from keyagent.bufops_viper import xor_into, copy_into, fill, ct_equal  # noqa: F811
     except (ImportError, SyntaxError, NameError):
-        # CPython, or a MicroPython build without the viper emitter.
-        pass
+        pass  # a MicroPython build without the viper emitter

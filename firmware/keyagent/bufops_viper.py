@@ -15,6 +15,12 @@ def copy_into(dst: ptr8, doff: int, src: ptr8, soff: int, n: int):
 
 
 @micropython.viper
+def fill(buf: ptr8, start: int, end: int, value: int):
+    for i in range(start, end):
+        buf[i] = value
+
+
+@micropython.viper
 def ct_equal(a: ptr8, b: ptr8, n: int) -> bool:
     diff = 0
     for i in range(n):

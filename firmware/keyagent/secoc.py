@@ -11,8 +11,8 @@
 # allocate nothing on MicroPython. Peer input never raises: verify() returns
 # a reason code and counts it.
 from keyagent.compat import const
-from keyagent.bitpack import put_bits, get_bits, put_tag, tag_matches
-from keyagent.bufops import copy_into
+from keyagent import features, frame_mac
+from keyagent.frame_mac import frame_length
 
 OK = const(0)
 MAC_MISMATCH = const(1)
@@ -31,19 +31,7 @@ PROFILES = {
     3: (64, 4, 28),  # JASPAR
 }
 
-_FD_LENGTHS = (12, 16, 20, 24, 32, 48, 64)
-_SCRATCH = const(80)  # Data ID + 64-byte PDU + 8-byte FV, rounded up to blocks
-
-
-def frame_length(n, fd):
-    # The CAN frame length that carries n bytes (CAN FD has DLC steps).
-    if n <= 8:
-        return n
-    if fd:
-        for length in _FD_LENGTHS:
-            if n <= length:
-                return length
-    return -1
+_SMALL_FV = const(0x3FFFFFFF)  # fits a viper int on a 32-bit MCU
 
 
 class PduLayout:
@@ -94,70 +82,90 @@ class _Endpoint:
         self.layout = layout
         self.fvm = fvm
         self.key = None  # a keyagent.cmac.Cmac, installed by the key manager
-        self._msg = bytearray(_SCRATCH)
-        self._tag = bytearray(16)
-
-    def _mac(self, key, payload, poff, plen, fv):
-        # Tag of Data ID || payload[poff:poff+plen] || FV, into self._tag.
-        lay = self.layout
-        m = self._msg
-        m[0] = lay.data_id >> 8
-        m[1] = lay.data_id & 0xFF
-        copy_into(m, 2, payload, poff, plen)
-        n = 2 + plen
-        for i in range(lay.fv_bytes - 1, -1, -1):
-            m[n + i] = fv & 0xFF
-            fv >>= 8
-        key.digest_into(m, n + lay.fv_bytes, self._tag)
+        # The state buffer that keyagent.frame_mac works on (layout there).
+        st = self._st = bytearray(128)
+        st[0] = layout.data_id >> 8
+        st[1] = layout.data_id & 0xFF
+        st[2] = layout.fv_bytes
+        st[3] = layout.tx_fv_bits
+        st[4] = layout.mac_bits
+        st[5] = layout.header_len
+        st[6] = 1 if layout.fd else 0
+        st[7] = layout.pad
+        mv = memoryview(st)
+        self._m = mv[16:96]
+        self._x = mv[96:112]
+        self._tag = mv[112:128]
+        # The viper functions take machine-word FVs; wider values (and
+        # truncated FVs wider than a small int) go the plain way.
+        self._fast = frame_mac_fast if layout.tx_fv_bits <= 30 else frame_mac
 
 
 class SecOCTx(_Endpoint):
     def protect(self, payload, plen, out):
         # Writes the secured frame for payload[0:plen] into out. Returns its
         # length, or minus a reason code (NO_KEY, FRESHNESS_UNAVAILABLE).
-        lay = self.layout
-        if self.key is None:
+        key = self.key
+        if key is None:
             return -NO_KEY
-        if plen > lay.payload_len:
+        if plen > self.layout.payload_len:
             raise ValueError("payload longer than the PDU's authentic length")
         fv = 0
-        if lay.fv_bits:
-            fv = self.fvm.next_tx()
+        fvm = self.fvm
+        if fvm is not None:
+            fv = fvm.next_tx()
             if fv < 0:
                 return -FRESHNESS_UNAVAILABLE
-        self._mac(self.key, payload, 0, plen, fv)
-        h = lay.header_len
-        if h == 2:
-            out[0] = plen >> 8
-        if h:
-            out[h - 1] = plen & 0xFF
-        copy_into(out, h, payload, 0, plen)
-        end = h + plen
-        n = lay.secured_len(plen)
-        for i in range(end, n):
-            out[i] = 0
-        pos = end << 3
-        if lay.tx_fv_bits:
-            put_bits(out, pos, fv, lay.tx_fv_bits)
-        put_tag(out, pos + lay.tx_fv_bits, self._tag, lay.mac_bits)
-        total = frame_length(n, lay.fd)
-        for i in range(n, total):
-            out[i] = lay.pad
-        return total
+        impl = self._fast if fv <= _SMALL_FV else frame_mac
+        return impl.mac_frame(key.enc, key.sub, self._st, self._m, self._x, self._tag,
+                              payload, 0, plen, fv, out)
 
 
 class SecOCRx(_Endpoint):
+    # A receiver holds up to two keys, each with its own freshness state:
+    # key/fvm, tried first, and alt_key/alt_fvm: the next epoch's key before
+    # it is activated, or the previous one during the grace period after.
     def __init__(self, layout, fvm):
         super().__init__(layout, fvm)
-        self.prev_key = None  # previous epoch's key, during the grace period
-        self.payload_off = 0  # the authentic PDU of the last OK frame is
-        self.payload_len = 0  # frame[payload_off:payload_off + payload_len]
-        self.used_prev = False  # the last OK frame verified with prev_key
+        self.alt_key = None
+        self.alt_fvm = None
+        self.used_alt = False  # the last OK frame verified with alt_key
         self.fv = 0  # complete FV of the last OK frame
         self.failures = bytearray(len(REASONS))  # per reason, saturating at 255
         self.last_reason = OK
+        # The authentic PDU of the last OK frame is
+        # frame[payload_off:payload_off + payload_len].
+        self.payload_off = layout.header_len
+        self.payload_len = layout.payload_len
+        # Without a length header every frame has one length.
+        self._fixed_n = -1 if layout.header_len else frame_length(layout.secured_len(layout.payload_len), layout.fd)
+
+    def swap_keys(self):
+        # The switch to the next epoch: alt becomes current and the old
+        # current stays as alt for the grace period.
+        self.key, self.alt_key = self.alt_key, self.key
+        self.fvm, self.alt_fvm = self.alt_fvm, self.fvm
 
     def verify(self, frame, n):
+        # Returns OK, with the authentic PDU at frame[payload_off:][:payload_len],
+        # or a rejection reason, counted in failures.
+        if n == self._fixed_n and n <= len(frame):
+            # The common case, kept lean: the first freshness candidate under
+            # the current key. Everything else goes the general way.
+            key = self.key
+            fvm = self.fvm
+            if key is not None and fvm is not None:
+                plen = self.layout.payload_len
+                fv = fvm.candidate(self._fast.read_bits(frame, plen << 3, self._st[3]), 0)
+                if 0 <= fv <= _SMALL_FV and self._fast.mac_frame(
+                        key.enc, key.sub, self._st, self._m, self._x, self._tag,
+                        frame, 0, plen, fv, None):
+                    fvm.accept(fv)
+                    # payload_off and payload_len are already 0 and plen.
+                    self.used_alt = False
+                    self.fv = fv
+                    self.last_reason = OK
+                    return OK
         reason = self._verify(frame, n)
         self.last_reason = reason
         if reason and self.failures[reason] < 255:
@@ -168,6 +176,8 @@ class SecOCRx(_Endpoint):
         lay = self.layout
         h = lay.header_len
         plen = lay.payload_len
+        if n > len(frame):
+            return MALFORMED_LENGTH
         if h:
             if n < h:
                 return MALFORMED_LENGTH
@@ -176,45 +186,59 @@ class SecOCRx(_Endpoint):
                 return MALFORMED_LENGTH
         if n != frame_length(lay.secured_len(plen), lay.fd):
             return MALFORMED_LENGTH
-        if self.key is None and self.prev_key is None:
+        if self.key is None and self.alt_key is None:
             return NO_KEY
-        pos = (h + plen) << 3
-        trunc = get_bits(frame, pos, lay.tx_fv_bits) if lay.tx_fv_bits else 0
-        pos += lay.tx_fv_bits
-        fvm = self.fvm
-        if not lay.fv_bits:
-            return self._try(frame, h, plen, pos, 0)
+        reason = self._verify_with(self.key, self.fvm, frame, h, plen)
+        if reason != OK and self.alt_key is not None:
+            alt = self._verify_with(self.alt_key, self.alt_fvm, frame, h, plen)
+            if alt == OK:
+                self.used_alt = True
+                return OK
+            if alt == STALE_FRESHNESS or reason == NO_KEY:
+                reason = alt  # a replay under the other key says more
+        elif reason == OK:
+            self.used_alt = False
+        return reason
+
+    def _verify_with(self, key, fvm, frame, h, plen):
+        if key is None:
+            return NO_KEY
+        if fvm is None:
+            return self._try(key, frame, h, plen, 0)
+        trunc = self._fast.read_bits(frame, (h + plen) << 3, self.layout.tx_fv_bits)
         for attempt in range(fvm.attempts + 1):
             fv = fvm.candidate(trunc, attempt)
             if fv < 0:
                 break
-            if self._try(frame, h, plen, pos, fv) == OK:
+            if self._try(key, frame, h, plen, fv) == OK:
                 fvm.accept(fv)
                 return OK
         if not fvm.ready():
             return FRESHNESS_UNAVAILABLE  # e.g. no sync message yet
-        if lay.tx_fv_bits == lay.fv_bits and fvm.candidate(trunc, 0) < 0:
+        if fvm.tx_bits == fvm.fv_bits and fvm.candidate(trunc, 0) < 0:
             return STALE_FRESHNESS  # the complete FV came with it: no newer
         # Would it verify with a value already used? Then it is a replay.
         for k in range(fvm.attempts + 1):
             fv = fvm.stale(trunc, k)
             if fv < 0:
                 break
-            if self._try(frame, h, plen, pos, fv) == OK:
+            if self._try(key, frame, h, plen, fv) == OK:
                 return STALE_FRESHNESS
         return MAC_MISMATCH
 
-    def _try(self, frame, h, plen, pos, fv):
-        # Checks the frame's MAC against the current key, then the previous.
-        mac_bits = self.layout.mac_bits
-        for key in (self.key, self.prev_key):
-            if key is None:
-                continue
-            self._mac(key, frame, h, plen, fv)
-            if tag_matches(frame, pos, self._tag, mac_bits):
-                self.payload_off = h
-                self.payload_len = plen
-                self.used_prev = key is self.prev_key
-                self.fv = fv
-                return OK
-        return MAC_MISMATCH
+    def _try(self, key, frame, h, plen, fv):
+        impl = self._fast if fv <= _SMALL_FV else frame_mac
+        if not impl.mac_frame(key.enc, key.sub, self._st, self._m, self._x, self._tag,
+                              frame, h, plen, fv, None):
+            return MAC_MISMATCH
+        self.payload_off = h
+        self.payload_len = plen
+        self.fv = fv
+        return OK
+
+frame_mac_fast = frame_mac
+if features.NATIVE:
+    try:
+        from keyagent import frame_mac_viper as frame_mac_fast  # noqa: F811
+    except (ImportError, SyntaxError, NameError):
+        pass  # CPython, or no viper emitter

@@ -140,17 +140,31 @@ def test_previous_key_verifies_only_during_grace():
     tx, rx = pair(layout_for_profile(1, 1, 4, fv_bits=32))
     old_key = tx.key
     in_flight = protect(tx)
-    rx.prev_key = rx.key  # the switch: new key current, old one in grace
-    rx.key = Cmac(bytes(16))
-    assert rx.verify(in_flight, len(in_flight)) == secoc.OK and rx.used_prev
-    tx.key = rx.key
+    # The switch: the new key becomes current with its own freshness state,
+    # the old one stays as alt for the grace period.
+    rx.alt_key, rx.alt_fvm = Cmac(bytes(16)), CounterFreshness(32, 8, 2)
+    rx.swap_keys()
+    assert rx.verify(in_flight, len(in_flight)) == secoc.OK and rx.used_alt
+    tx.key, tx.fvm = rx.key, CounterFreshness(32, 8)
     new = protect(tx)
-    assert rx.verify(new, len(new)) == secoc.OK and not rx.used_prev
+    assert rx.verify(new, len(new)) == secoc.OK and not rx.used_alt
     assert rx.verify(in_flight, len(in_flight)) == secoc.STALE_FRESHNESS
-    rx.prev_key = None  # grace over
+    assert rx.verify(new, len(new)) == secoc.STALE_FRESHNESS
+    rx.alt_key = None  # grace over
     tx.key = old_key
     late = protect(tx)
     assert rx.verify(late, len(late)) == secoc.MAC_MISMATCH
+
+
+def test_pending_key_verifies_before_activation():
+    tx, rx = pair(layout_for_profile(1, 1, 4, fv_bits=32))
+    rx.alt_key, rx.alt_fvm = Cmac(bytes(16)), CounterFreshness(32, 8, 2)
+    early = SecOCTx(tx.layout, CounterFreshness(32, 8))
+    early.key = rx.alt_key  # a sender that activated first
+    f = protect(early)
+    assert rx.verify(f, len(f)) == secoc.OK and rx.used_alt
+    f = protect(tx)  # one that has not yet
+    assert rx.verify(f, len(f)) == secoc.OK and not rx.used_alt
 
 
 def test_malformed_lengths():
@@ -199,3 +213,10 @@ def test_length_header_carries_variable_payloads():
     bad = bytearray(f)
     bad[0] = 41
     assert rx.verify(bad, len(bad)) == secoc.MALFORMED_LENGTH
+
+
+def test_empty_frame_for_a_header_layout_is_malformed():
+    # Found by the property tests: an empty frame once took the fixed-length path.
+    lay = layout_for_profile(1, 5, 40, fv_bits=32, fd=True, header_bits=8)
+    _, rx = pair(lay)
+    assert rx.verify(bytearray(64), 0) == secoc.MALFORMED_LENGTH
