@@ -45,7 +45,8 @@ class _Slot:
 
 class ModuleClient:
     def __init__(self, timeout_ms=200, retries=3, max_outstanding=2):
-        if timeout_ms <= 0 or retries < 0 or not 1 <= max_outstanding <= 8:
+        # At most 4 outstanding: the module's replay window (protocol doc, section 5).
+        if timeout_ms <= 0 or retries < 0 or not 1 <= max_outstanding <= 4:
             raise ValueError("timeout_ms, retries or max_outstanding out of range")
         self.timeout_ms = timeout_ms
         self.retries = retries

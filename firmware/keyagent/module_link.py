@@ -3,6 +3,8 @@
 # ended by a 0x00 delimiter. A receiver resynchronises at the next 0x00 after
 # line noise. Sans-I/O: bytes in, frames out; the receive buffer is fixed, and
 # every frame it drops is counted by reason, never raised.
+import sys
+
 from keyagent.compat import const
 from keyagent import features
 
@@ -101,14 +103,18 @@ def _crc32_binascii_into(buf, n, out, off):
     out[off + 3] = c & 0xFF
 
 
+# CPython: binascii's C code. MicroPython: the viper version (no allocation
+# at all), else the plain one; --plain test runs take the plain one.
 crc32_into = _crc32_plain_into
-if features.NATIVE:
-    try:
-        from binascii import crc32 as _crc32
+if sys.implementation.name != "micropython":
+    from binascii import crc32 as _crc32
 
-        crc32_into = _crc32_binascii_into
-    except ImportError:
-        pass
+    crc32_into = _crc32_binascii_into
+elif features.NATIVE:
+    try:
+        from keyagent.crc32_viper import crc32_into  # noqa: F811
+    except (ImportError, SyntaxError, NameError):
+        pass  # a build without the viper emitter
 
 
 def crc32(data):

@@ -172,4 +172,5 @@ def test_local_misuse_raises():
     assert raises(ValueError, c.open_connect, 0, "a", "b", QoS(key_chunk_size=65))
     assert raises(ValueError, c.get_key, 0, KSID, -1)
     assert raises(ValueError, ModuleClient, 0)
+    assert raises(ValueError, ModuleClient, 200, 3, 5)  # beyond the module's replay window
     assert c.outstanding() == 0 and c.data_to_send() == b""
