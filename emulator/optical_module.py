@@ -116,10 +116,11 @@ class OpticalModuleEnd:
         self.replays = 0
         self._raw = bytearray(ml.MAX_FRAME)
         self._wire = bytearray(ml.MAX_WIRE + 1)
-        # The last responses, so a retransmitted request (same seq, same
-        # bytes) gets the same answer instead of drawing a second key.
-        self._recent = [None] * replay_slots
-        self._recent_next = 0
+        # The replay window: seq -> (request, response) of the last requests,
+        # so a retransmission gets the same answer instead of drawing a
+        # second key.
+        self._replay_slots = replay_slots
+        self._recent = {}
 
     def rejects(self):
         return dict(zip(ml.REJ_NAMES, self.rx.rejects))
@@ -139,8 +140,12 @@ class OpticalModuleEnd:
         if kind & ml.RESPONSE:
             self.rx.reject(ml.REJ_TYPE)  # never answer a response: no loops
             return b""
-        for entry in self._recent:
-            if entry is not None and entry[0] == request:
+        retry = kind & ml.RETRY
+        kind &= ~ml.RETRY
+        fresh = bytes((kind,)) + request[1:]
+        if retry:
+            entry = self._recent.get(seq)
+            if entry is not None and entry[0] == fresh:
                 self.replays += 1
                 return entry[1]
         body = request[2:]
@@ -156,8 +161,10 @@ class OpticalModuleEnd:
         else:
             result = self._call(kind, body)
         wire = self._encode(kind | ml.RESPONSE, seq, result[0], result[1])
-        self._recent[self._recent_next] = (request, wire)
-        self._recent_next = (self._recent_next + 1) % len(self._recent)
+        self._recent.pop(seq, None)
+        self._recent[seq] = (fresh, wire)
+        if len(self._recent) > self._replay_slots:
+            del self._recent[next(iter(self._recent))]  # the oldest
         return wire
 
     def _encode(self, kind, seq, status, body):

@@ -25,7 +25,7 @@ def test_vector_files_agree_with_the_peers():
     for case in v["crc32"]:
         assert zlib.crc32(case["data_ascii"].encode()) == int(case["crc"], 16)
     for ex in load("module_link_frames.json").values():
-        for name in ("request", "response"):
+        for name in ("request", "response", "retry"):
             if name + "_frame" not in ex:
                 continue
             frame = bytes.fromhex(ex[name + "_frame"])

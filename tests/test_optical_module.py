@@ -65,8 +65,7 @@ def test_worked_example_response_bytes():
     key_id, key = pair.take_new_key("A", 256)
     end = OpticalModuleEnd(pair, "B")
     # The document's example with the pair's key ID and key.
-    c = ModuleClient()
-    c._seq = ex["seq"]
+    c = ModuleClient(first_seq=ex["seq"])
     c.get_key_by_id(0, key_id)
     wire = c.data_to_send()
     assert len(wire) == 24 and wire[1:3] == bytes.fromhex(ex["request_wire"])[1:3]
@@ -144,10 +143,21 @@ def test_lost_response_is_replayed_not_redrawn():
     a.damage_responses.append(lambda data: b"")  # the first answer is lost
     r = a.call(a.client.get_new_key, 256)
     assert r.status == 0 and a.client.retransmissions == 1 and a.end.replays == 1
-    assert a.sent[1] == b"\x00" + a.sent[0]  # same bytes, same seq
+    assert a.sent[1][2] == a.sent[0][1] | ml.RETRY and a.sent[1][3] == a.sent[0][2]  # marked, same seq
     assert a.received[0] == a.received[1]
     assert pair.counters["keys_new"] == 1
     assert b.call(b.client.get_key_by_id, r.key_id).key == r.key
+
+
+def test_a_fresh_request_is_never_answered_from_the_replay_window():
+    # A second client on the same end (a restarted agent, another console)
+    # sends byte-identical requests: each runs, each gets its own key.
+    pair, a, _ = make_pair()
+    first = a.call(a.client.get_new_key, 256)
+    again = Wire(a.end)
+    second = again.call(again.client.get_new_key, 256)
+    assert again.sent == a.sent and first.key != second.key
+    assert a.end.replays == 0 and pair.counters["keys_new"] == 2
 
 
 def test_damaged_frames_both_ways_recover():
@@ -178,7 +188,7 @@ def test_module_answers_bad_requests_and_ignores_responses():
         return bytes(out[: ml.encode_frame(buf, len(raw), out, 0)])
 
     assert end.receive_data(frame(b"\x81\x01\x00")) == b""  # a response: never answered
-    assert end.receive_data(frame(b"\x7f\x02")) == frame(b"\xff\x02\x81")
+    assert end.receive_data(frame(b"\x3f\x02")) == frame(b"\xbf\x02\x81")
     assert end.receive_data(frame(b"\x06\x03" + bytes(15))) == frame(b"\x86\x03\x81")
     assert end.receive_data(frame(b"\x02\x04" + bytes(16) + b"\x40")) == frame(b"\x82\x04\x81")
     assert end.receive_data(frame(b"\x05\x05\x00\x07")) == frame(b"\x85\x05\x81")

@@ -37,6 +37,8 @@ class _Slot:
         self.deadline = 0
         self.tries = 0
         self.to_send = 0  # 0 nothing, 1 first transmission, 2 retransmission
+        self.raw = bytearray(ml.MAX_FRAME)  # type, seq, payload (+ room for the CRC)
+        self.raw_len = 0
         self.wire = bytearray(ml.MAX_WIRE + 1)
         self.wire_len = 0
         self.result = None
@@ -44,41 +46,41 @@ class _Slot:
 
 
 class ModuleClient:
-    def __init__(self, timeout_ms=200, retries=3, max_outstanding=2):
+    def __init__(self, timeout_ms=200, retries=3, max_outstanding=2, first_seq=0):
         # At most 4 outstanding: the module's replay window (protocol doc, section 5).
-        if timeout_ms <= 0 or retries < 0 or not 1 <= max_outstanding <= 4:
-            raise ValueError("timeout_ms, retries or max_outstanding out of range")
+        # After a reset, pass a random first_seq (the document says why).
+        if timeout_ms <= 0 or retries < 0 or not 1 <= max_outstanding <= 4 or not 0 <= first_seq <= 255:
+            raise ValueError("timeout_ms, retries, max_outstanding or first_seq out of range")
         self.timeout_ms = timeout_ms
         self.retries = retries
         self.slots = [_Slot() for _ in range(max_outstanding)]
         self.rx = ml.FrameReceiver()
         self.retransmissions = 0
-        self._raw = bytearray(ml.MAX_FRAME)
         self._tx = bytearray(max_outstanding * _WIRE_ROOM)
-        self._seq = 0
+        self._seq = first_seq
         self._done_count = 0
 
     # -- requests: each returns its sequence number ---------------------------
 
     def status(self, now_ms):
-        return self._start(now_ms, ml.STATUS, 2)
+        return self._start(now_ms, ml.STATUS, mm.pack_empty)
 
     def open_connect(self, now_ms, source, destination, qos=None, ksid=None):
-        return self._start(now_ms, ml.OPEN_CONNECT, mm.pack_open_connect(self._raw, source, destination, qos, ksid))
+        return self._start(now_ms, ml.OPEN_CONNECT, mm.pack_open_connect, source, destination, qos, ksid)
 
     def get_key(self, now_ms, ksid, index):
-        return self._start(now_ms, ml.GET_KEY, mm.pack_get_key(self._raw, ksid, index))
+        return self._start(now_ms, ml.GET_KEY, mm.pack_get_key, ksid, index)
 
     def close(self, now_ms, ksid):
-        return self._start(now_ms, ml.CLOSE, mm.pack_id(self._raw, ksid))
+        return self._start(now_ms, ml.CLOSE, mm.pack_id, ksid)
 
     def get_new_key(self, now_ms, size_bits):
-        return self._start(now_ms, ml.GET_NEW_KEY, mm.pack_key_size(self._raw, size_bits))
+        return self._start(now_ms, ml.GET_NEW_KEY, mm.pack_key_size, size_bits)
 
     def get_key_by_id(self, now_ms, key_id):
-        return self._start(now_ms, ml.GET_KEY_BY_ID, mm.pack_id(self._raw, key_id))
+        return self._start(now_ms, ml.GET_KEY_BY_ID, mm.pack_id, key_id)
 
-    def _start(self, now_ms, request, n):
+    def _start(self, now_ms, request, pack, *args):
         slot = None
         for s in self.slots:
             if s.state == _FREE:
@@ -86,10 +88,12 @@ class ModuleClient:
                 break
         if slot is None:
             raise LinkBusy("all %d request slots in use" % len(self.slots))
+        raw = slot.raw
+        n = pack(raw, *args)  # ValueError for bad arguments: the slot stays free
         seq = self._next_seq()
-        raw = self._raw
         raw[0] = request
         raw[1] = seq
+        slot.raw_len = n
         slot.wire_len = ml.encode_frame(raw, n, slot.wire, 0)
         slot.state = _WAITING
         slot.seq = seq
@@ -149,6 +153,11 @@ class ModuleClient:
             if s.state != _WAITING or ticks_diff(s.deadline, now_ms) > 0:
                 continue
             if s.tries > 0:
+                if not s.raw[0] & ml.RETRY:
+                    # Marked as a retransmission: the module may answer it
+                    # from its replay window instead of running it again.
+                    s.raw[0] |= ml.RETRY
+                    s.wire_len = ml.encode_frame(s.raw, s.raw_len, s.wire, 0)
                 s.tries -= 1
                 s.to_send = 2
                 s.deadline = (now_ms + self.timeout_ms) & _PERIOD_MASK

@@ -8,7 +8,8 @@ import sys
 from keyagent.compat import const
 from keyagent import features
 
-# Message types (requests; a response has the request's type | RESPONSE).
+# Message types (requests; a response has the request's type | RESPONSE; a
+# retransmitted request has type | RETRY).
 STATUS = const(0x01)
 OPEN_CONNECT = const(0x02)
 GET_KEY = const(0x03)
@@ -16,6 +17,7 @@ CLOSE = const(0x04)
 GET_NEW_KEY = const(0x05)
 GET_KEY_BY_ID = const(0x06)
 RESPONSE = const(0x80)
+RETRY = const(0x40)  # set in a retransmitted request's type
 
 # Status codes: ETSI GS QKD 004 V2.1.1 numbering, then this link's own (>= 0x80).
 SUCCESS = const(0)

@@ -102,6 +102,11 @@ def _put_id(raw, off, ident):
 # returns the frame length without CRC. Bad arguments raise ValueError.
 
 
+def pack_empty(raw):
+    # STATUS: no payload.
+    return 2
+
+
 def pack_id(raw, ident):
     # CLOSE, GET_KEY_BY_ID: a 16-byte ID.
     return _put_id(raw, 2, ident)

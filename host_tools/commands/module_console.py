@@ -106,14 +106,15 @@ class SerialPort:
 def open_link(port, baud, timeout_ms, retries):
     import serial
 
-    from keyagent.hal.module_sync import ModuleLink
+    from keyagent.hal.module_sync import ModuleLink, random_seq
     from keyagent.module_client import ModuleClient
 
     try:
         ser = serial.serial_for_url(port, baudrate=baud, timeout=0)
     except (serial.SerialException, OSError, ValueError) as e:
         raise UserError("cannot open %s: %s" % (port, _reason(e))) from None
-    return ModuleLink(SerialPort(ser), ModuleClient(timeout_ms=timeout_ms, retries=retries))
+    client = ModuleClient(timeout_ms=timeout_ms, retries=retries, first_seq=random_seq())
+    return ModuleLink(SerialPort(ser), client)
 
 
 def _reason(e):

@@ -18,9 +18,7 @@ def wire(frame_without_crc):
 
 
 def client_at_seq(seq, **kw):
-    c = ModuleClient(**kw)
-    c._seq = seq
-    return c
+    return ModuleClient(first_seq=seq, **kw)
 
 
 def test_get_key_by_id_exact_bytes_both_ways():
@@ -81,18 +79,19 @@ def test_get_new_key_and_refusal():
     assert (r.key_id, bytes(r.key)) == (KEY_ID, KEY)
 
 
-def test_retries_resend_same_bytes_then_time_out():
+def test_retries_resend_marked_with_the_same_seq_then_time_out():
     c = client_at_seq(0x17, timeout_ms=50, retries=2)
     c.get_key_by_id(100, KEY_ID)
-    first = c.data_to_send()
+    assert c.data_to_send() == h(F["get_key_by_id"]["request_wire"])
+    again = h(F["get_key_by_id"]["retry_wire"])  # type | RETRY, same seq, same payload
     assert c.next_timer(100) == 50 and c.next_timer(130) == 20
     c.handle_timers(149)
     assert c.data_to_send() == b""
     c.handle_timers(150)
-    assert c.data_to_send() == b"\x00" + first
+    assert c.data_to_send() == b"\x00" + again
     assert c.next_timer(150) == 50
     c.handle_timers(200)
-    assert c.data_to_send() == b"\x00" + first
+    assert c.data_to_send() == b"\x00" + again
     assert c.next_result() is None
     c.handle_timers(250)
     assert c.data_to_send() == b""
@@ -159,7 +158,7 @@ def test_sequence_numbers_wrap_and_skip_outstanding():
     c.receive_data(wire(h("81ff04")))
     c.next_result()
     assert c.status(0) == 0
-    c._seq = 0  # only seq 0 is outstanding: it is skipped
+    c._seq = 0  # seq 0 is still outstanding: it is skipped
     assert c.status(0) == 1
 
 
@@ -173,4 +172,5 @@ def test_local_misuse_raises():
     assert raises(ValueError, c.get_key, 0, KSID, -1)
     assert raises(ValueError, ModuleClient, 0)
     assert raises(ValueError, ModuleClient, 200, 3, 5)  # beyond the module's replay window
+    assert raises(ValueError, ModuleClient, 200, 3, 2, 256)
     assert c.outstanding() == 0 and c.data_to_send() == b""

@@ -13,10 +13,21 @@ except ImportError:  # CPython
         return int(monotonic() * 1000) & 0x3FFFFFFF
 
 
+def random_seq():
+    # A random first sequence number after a reset, so that a retransmission
+    # cannot meet the previous session's answer in the module's replay window.
+    try:
+        from os import urandom
+
+        return urandom(1)[0]
+    except (ImportError, AttributeError, NotImplementedError):
+        return ticks_ms() & 0xFF
+
+
 class ModuleLink:
     def __init__(self, port, client=None, clock=ticks_ms):
         self.port = port
-        self.client = client if client is not None else ModuleClient()
+        self.client = client if client is not None else ModuleClient(first_seq=random_seq())
         self.clock = clock
         self._buf = bytearray(256)
         self._mv = memoryview(self._buf)
