@@ -1,6 +1,6 @@
 # Attackers on the emulated bus. Each is a bus node of its own, so every
 # frame it injects is known to be an attack when an ECU judges it.
-#   replay: records a target PDU and sends recorded frames again later.
+#   replay: records the target PDU's recent frames and sends them again.
 #   spoof:  forges a target PDU: plausible payload and freshness bits, a
 #           guessed MAC.
 #   tamper: takes each new frame of the target PDU and resends it with one
@@ -18,7 +18,9 @@ class Attacker:
         self.rng = vehicle.rng_for("attack%d" % index)
         self.node = vehicle.bus.attach("attacker%d-%s" % (index, self.kind), self._observe)
         self.injected = 0
-        self.recorded = []
+        self.accepted = 0
+        self.rejected = {}  # reason -> receivers that rejected
+        self.recorded = []  # the most recent frames of the target, oldest first
         self.last = None
         msg = vehicle.message(spec["target"]) if "target" in spec else None
         self.can_id = msg.frame_id if msg is not None else spec.get("can_id", 0)
@@ -33,8 +35,9 @@ class Attacker:
     def _observe(self, frame, is_rx):
         if is_rx and frame.can_id == self.can_id and frame.sender is not self.node:
             self.last = frame.data
-            if len(self.recorded) < 256:
-                self.recorded.append(frame.data)
+            self.recorded.append(frame.data)
+            if len(self.recorded) > 64:
+                del self.recorded[0]
 
     def _tick(self):
         clock = self.vehicle.clock
@@ -44,7 +47,6 @@ class Attacker:
         if data is not None:
             self.node.send(self.can_id, data, fd=self.fd)
             self.injected += 1
-            self.vehicle.stats.attacks_injected += 1
         clock.call_later(self.gap, self._tick)
 
     def _forge(self):

@@ -6,7 +6,7 @@ from keyagent.module_client import ModuleClient
 from keyagent.storage import MemoryStorage
 
 from emulator.clock import MS
-from emulator.optical_module import ModuleEndpoint
+from emulator.optical_module import OpticalModuleEnd
 from emulator.uart import UartDirection
 
 
@@ -28,8 +28,10 @@ class EmulatedEcu:
         # Power-on: a fresh agent (RAM lost), the same flash and module.
         module = None
         if self.module_side is not None:
-            module = ModuleClient()
-            endpoint = ModuleEndpoint(self.vehicle.pair, self.module_side)
+            # A fresh session after every reset starts at a random sequence
+            # number, as the link protocol asks.
+            module = ModuleClient(first_seq=self.vehicle.rng_for("%s/%d" % (self.name, self.resets)).randrange(256))
+            endpoint = OpticalModuleEnd(self.vehicle.pair, self.module_side)
             baud = self.vehicle.uart_baud
             self.to_module = UartDirection(self.clock, baud, lambda d: self.from_module.write(endpoint.receive_data(d)))
             self.from_module = UartDirection(self.clock, baud, self._module_bytes)

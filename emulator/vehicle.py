@@ -27,21 +27,20 @@ class Stats:
         self.app_unsent = 0  # not sent for want of a key (start-up, resets)
         self.frames_verified = 0
         self.authentic_rejected = {}
-        self.attacks_injected = 0
-        self.attacks_accepted = 0
-        self.attacks_rejected = {}
 
     def verdict(self, ecu, frame, reason):
-        attack = frame.sender in self.vehicle.attacker_nodes
-        if reason == 0:
-            if attack:
-                self.attacks_accepted += 1
+        attacker = self.vehicle.attacker_nodes.get(frame.sender)
+        if attacker is not None:
+            if reason == 0:
+                attacker.accepted += 1
             else:
-                self.frames_verified += 1
-            return
-        table = self.attacks_rejected if attack else self.authentic_rejected
-        name = secoc.REASONS[reason]
-        table[name] = table.get(name, 0) + 1
+                name = secoc.REASONS[reason]
+                attacker.rejected[name] = attacker.rejected.get(name, 0) + 1
+        elif reason == 0:
+            self.frames_verified += 1
+        else:
+            name = secoc.REASONS[reason]
+            self.authentic_rejected[name] = self.authentic_rejected.get(name, 0) + 1
 
 
 class Vehicle:
@@ -74,7 +73,7 @@ class Vehicle:
             self.ecus[e["name"]] = EmulatedEcu(self, e["name"], self.configs[node], side)
         self.master = self.ecus[master["name"]]
         self.attackers = [Attacker(self, a, i) for i, a in enumerate(s["attack"])]
-        self.attacker_nodes = set(a.node for a in self.attackers)
+        self.attacker_nodes = dict((a.node, a) for a in self.attackers)
         self.epoch_reached = {}  # epoch -> {ecu name: time ns}
         self.announced = {}  # epoch -> ms the master announced it
         self.timeline = []
@@ -207,7 +206,7 @@ class Vehicle:
         st = self.pair.status()
         self.timeline.append((self.clock.now, st["stored_key_count"], st["qber"], st["alarm"],
                               self.master.epoch or 0, sum(self.stats.authentic_rejected.values()),
-                              sum(self.stats.attacks_rejected.values()) + self.stats.attacks_accepted))
+                              sum(sum(a.rejected.values()) for a in self.attackers)))
         self.clock.call_later(SAMPLE_NS, self._sample)
 
     def run(self, progress=None, step_s=1.0):
@@ -247,8 +246,11 @@ class Vehicle:
             "frames_verified": st.frames_verified,
             "authentic_rejected": sum(st.authentic_rejected.values()),
             "authentic_rejected_by_reason": dict(sorted(st.authentic_rejected.items())),
-            "attacks_injected": st.attacks_injected, "attacks_accepted": st.attacks_accepted,
-            "attacks_rejected_by_reason": dict(sorted(st.attacks_rejected.items())),
+            "attacks_injected": sum(a.injected for a in self.attackers),
+            "attacks_accepted": sum(a.accepted for a in self.attackers),
+            "attacks": [{"kind": a.kind, "target": a.spec.get("target", "0x%X" % a.can_id),
+                         "injected": a.injected, "accepted": a.accepted,
+                         "rejected_by_reason": dict(sorted(a.rejected.items()))} for a in self.attackers],
             "rekeys_completed": len(latencies),
             "rekey_latency_ms": {"count": len(latencies),
                                  "max": max(latencies) if latencies else None,

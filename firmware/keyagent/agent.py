@@ -144,6 +144,7 @@ class KeyAgent:
             msg = ch.conn.pop_message()
             if msg is not None:
                 self.rekey.on_message(can_id & 0x3F, bytes(msg), now)
+            self._drain(ch, now)  # flow control goes out at once, not at the next poll
 
     def on_module_data(self, data, now):
         self.module.receive_data(data)
@@ -160,10 +161,7 @@ class KeyAgent:
             self._retire_alt()
         self.rekey.poll(now)
         for ch in self._channels.values():
-            if ch.queue and not ch.conn.sender.busy():
-                ch.conn.send(ch.queue.pop(0), now)
-            for frame in ch.conn.poll(now):
-                self._out.append((ch.tx_id, bytes(frame), False))
+            self._drain(ch, now)
 
     def next_timer(self, now):
         t = self.rekey.next_timer(now)
@@ -177,7 +175,7 @@ class KeyAgent:
                 t = min(t, now)
         if self.module is not None:
             d = self.module.next_timer(now)
-            if d is not None:
+            if d >= 0:
                 t = min(t, now + d)
         return t
 
@@ -258,6 +256,12 @@ class KeyAgent:
                 pdu.rx.swap_keys()
         self.event(now, "epoch_active", keys.epoch)
         return True
+
+    def _drain(self, ch, now):
+        if ch.queue and not ch.conn.sender.busy():
+            ch.conn.send(ch.queue.pop(0), now)
+        for frame in ch.conn.poll(now):
+            self._out.append((ch.tx_id, bytes(frame), False))
 
     def _retire_alt(self):
         if self.alt is None:

@@ -220,7 +220,7 @@ class RekeyMaster:
             return
         if t == msgs.ACK:
             if msgs.check_ack(a.alt.confirm, node, msg):
-                s.confirmed = True
+                self._confirmed(s, now)
             else:
                 a.count("rekey_bad_mac")
         elif t == msgs.NACK:
@@ -234,11 +234,15 @@ class RekeyMaster:
         elif t == msgs.DELIVERED:
             if s.update is not None and len(msg) == 53 \
                     and s.update.check_response(msg[5:37], msg[37:53]) == she.RESP_OK:
-                s.confirmed = True
+                self._confirmed(s, now)
             else:
                 a.count("rekey_bad_mac")
         else:
             a.count("rekey_unexpected")
+
+    def _confirmed(self, s, now):
+        s.confirmed = True
+        self.poll(now)  # the last proof activates at once
 
     def _join(self, s, msg, now):
         a = self.agent
