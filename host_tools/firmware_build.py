@@ -6,8 +6,8 @@
 #   make -C $MICROPY_DIR/ports/stm32 BOARD=<micropython board> \
 #        FROZEN_MANIFEST=boards/<BOARD>/manifest.py <board.json firmware.build_vars>
 # Objects go to build/firmware/<BOARD>/obj (not into the user's checkout),
-# rebuilt from scratch when the make command changes (MicroPython's make does
-# not notice changed variables); the images land in build/firmware/<BOARD>/.
+# rebuilt from scratch when the make command or the manifests change
+# (MicroPython's make notices neither); the images land in build/firmware/<BOARD>/.
 #   python -m host_tools.firmware_build --board NUCLEO_F446RE --micropy-dir ~/micropython
 import argparse
 import json
@@ -92,8 +92,18 @@ def make_commands(cfg, micropy_dir, board, jobs):
     return [["make", "-C", os.path.join(micropy_dir, "mpy-cross"), "-j%d" % jobs], stm32]
 
 
+def manifests_text(board):
+    # MicroPython's make does not notice a changed manifest either.
+    text = ""
+    for path in (os.path.join(BOARDS, board, "manifest.py"), os.path.join(BOARDS, "manifest.py")):
+        with open(path) as f:
+            text += f.read()
+    return text
+
+
 def fresh_obj_dir(board, command):
-    # Empties the object folder when it was built by another make command.
+    # Empties the object folder when it was built by another make command
+    # or manifest.
     stamp = os.path.join(obj_dir(board), "qkd-make-command")
     if os.path.exists(stamp):
         with open(stamp) as f:
@@ -112,7 +122,7 @@ def build(board, micropy_dir, jobs=2, cross_compile="arm-none-eabi-", dry_run=Fa
     check_toolchain(cross_compile)
     cmds = make_commands(cfg, micropy_dir, board, jobs)
     if not dry_run:
-        fresh_obj_dir(board, " ".join(cmds[-1]))
+        fresh_obj_dir(board, " ".join(cmds[-1]) + "\n" + manifests_text(board))
     for cmd in cmds:
         print("+ " + " ".join(cmd), flush=True)
         if not dry_run and subprocess.run(cmd).returncode != 0:
