@@ -40,6 +40,7 @@ class EmulatedEcu:
         self.wanted = set(self.agent.by_can_id) | set(self.agent._channels) | {ACTIVATE_ID}
         self.vehicle.bus.set_filter(self.bus_node, self.wanted)
         self.epoch = None
+        self.first_ok_ns = None  # when this boot first verified a frame
         self.agent.start(self.now_ms())
         self._service()
 
@@ -66,6 +67,8 @@ class EmulatedEcu:
             return  # our own echo (the bus applies our acceptance filter)
         reason = self.agent.on_frame(frame.can_id, frame.data, self.now_ms())
         if reason is not None:
+            if reason == 0 and self.first_ok_ns is None:
+                self.first_ok_ns = self.clock.now
             self.vehicle.stats.verdict(self, frame, reason)
         self._service()
 
