@@ -201,3 +201,13 @@ def test_module_bytes_pass_both_ways():
         node.step()
     assert stream.written == [b"req1", b"req2"]
     assert module.got == [b"resp"]
+
+
+def test_a_message_queued_behind_a_busy_isotp_sender_is_not_due_at_once():
+    # Else the loop spins while the sender waits for flow control.
+    configs = config(direct=0, gateway=1)
+    agent = KeyAgent(configs[1], MemoryStorage())
+    agent.start(0)
+    agent.poll(0)  # JOIN's first frame is out; the sender waits for flow control
+    agent.unicast(0, bytes(20), 0)
+    assert agent.next_timer(0) == 100  # N_Bs and the next JOIN, not now
