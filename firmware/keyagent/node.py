@@ -88,6 +88,7 @@ class Node:
                 if pdu.tx is not None:
                     self.traffic.append(_Traffic(pdu, periods.get(pdu.name, default_period_ms), 0))
         self._next_status = status_ms
+        self._status_at = None
 
     # Time.
 
@@ -121,7 +122,8 @@ class Node:
             if end is not None and self.now >= end:
                 break
             self.step(end)
-        self.status()
+        if self._status_at != self.now:
+            self.status()
 
     def step(self, end=None):
         # One round: wait for a frame until the next thing is due, then
@@ -193,6 +195,7 @@ class Node:
 
     def status(self):
         a = self.agent
+        self._status_at = self.now
         reasons = sorted(a.rejected.items())
         rejected = ",".join("%s:%d" % r for r in reasons) if reasons else "-"
         epoch = a.current.epoch if a.current is not None else "-"
