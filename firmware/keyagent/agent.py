@@ -72,12 +72,18 @@ class KeyAgent:
         self.pdus = []
         self.by_can_id = {}
         cluster_ids = []
+        index = -1  # PDU indexes count every PDU of the configuration, in order
         for cluster in config["clusters"]:
-            if self.node not in cluster.get("members", [self.node]):
-                continue
-            cluster_ids.append(cluster["id"])
+            member = self.node in cluster.get("members", [self.node])
+            if member:
+                cluster_ids.append(cluster["id"])
             for spec in cluster["pdus"]:
-                pdu = Pdu(len(self.pdus), cluster["id"], spec, self.node)
+                index += 1
+                receivers = spec.get("receivers")
+                if not member or (receivers is not None and self.node != spec["sender"]
+                                  and self.node not in receivers):
+                    continue  # not ours to verify: the CAN controller filters it out
+                pdu = Pdu(index, cluster["id"], spec, self.node)
                 self.pdus.append(pdu)
                 self.by_can_id[pdu.can_id] = pdu
         self.cluster_ids = cluster_ids
@@ -124,11 +130,11 @@ class KeyAgent:
         return n
 
     def on_frame(self, can_id, data, now):
+        # Returns the SecOC verdict (0 OK, else a secoc reason code) for an
+        # application PDU we receive, None for anything else.
         pdu = self.by_can_id.get(can_id)
         if pdu is not None:
-            if pdu.rx is not None:
-                self._verify(pdu, data, now)
-            return
+            return self._verify(pdu, data, now) if pdu.rx is not None else None
         if can_id == ACTIVATE_ID:
             self.rekey.on_activate(data, now)
             return
@@ -138,6 +144,7 @@ class KeyAgent:
             msg = ch.conn.pop_message()
             if msg is not None:
                 self.rekey.on_message(can_id & 0x3F, bytes(msg), now)
+            self._drain(ch, now)  # flow control goes out at once, not at the next poll
 
     def on_module_data(self, data, now):
         self.module.receive_data(data)
@@ -154,10 +161,7 @@ class KeyAgent:
             self._retire_alt()
         self.rekey.poll(now)
         for ch in self._channels.values():
-            if ch.queue and not ch.conn.sender.busy():
-                ch.conn.send(ch.queue.pop(0), now)
-            for frame in ch.conn.poll(now):
-                self._out.append((ch.tx_id, bytes(frame), False))
+            self._drain(ch, now)
 
     def next_timer(self, now):
         t = self.rekey.next_timer(now)
@@ -171,7 +175,7 @@ class KeyAgent:
                 t = min(t, now)  # a busy sender's own deadline is above
         if self.module is not None:
             d = self.module.next_timer(now)
-            if d is not None:
+            if d >= 0:
                 t = min(t, now + d)
         return t
 
@@ -253,6 +257,12 @@ class KeyAgent:
         self.event(now, "epoch_active", keys.epoch)
         return True
 
+    def _drain(self, ch, now):
+        if ch.queue and not ch.conn.sender.busy():
+            ch.conn.send(ch.queue.pop(0), now)
+        for frame in ch.conn.poll(now):
+            self._out.append((ch.tx_id, bytes(frame), False))
+
     def _retire_alt(self):
         if self.alt is None:
             return
@@ -268,7 +278,7 @@ class KeyAgent:
         reason = rx.verify(data, len(data))
         if reason:
             self.count(secoc.REASONS[reason])
-            return
+            return reason
         self.verified += 1
         if rx.used_alt:
             if self.alt_pending:
@@ -281,6 +291,7 @@ class KeyAgent:
                 pdu.high_fv = rx.fv
         if self.on_payload is not None:
             self.on_payload(pdu, memoryview(data)[rx.payload_off:rx.payload_off + rx.payload_len])
+        return 0
 
     def _module_results(self, now):
         while True:

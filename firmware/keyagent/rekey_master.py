@@ -54,6 +54,7 @@ class RekeyMaster:
         self.alarm = False  # the module refused keys at the last try
         self.announced_at = 0
         self.latencies = []  # ms from announce to activation, per rekey
+        self.announced_times = {}  # epoch -> ms when it was announced (last 16)
 
     def start(self, now):
         self.next_rekey = now  # a new epoch at every start: keys never persist
@@ -133,6 +134,9 @@ class RekeyMaster:
         a.install(self.epoch, k_epoch, False, now)
         self.state = _DISTRIBUTING
         self.announced_at = now
+        self.announced_times[self.epoch] = now
+        if len(self.announced_times) > 16:
+            del self.announced_times[min(self.announced_times)]
         self.deadline = now + a.timing["activate_deadline_ms"]
         for s in self.slaves.values():
             s.confirmed = False
@@ -216,7 +220,7 @@ class RekeyMaster:
             return
         if t == msgs.ACK:
             if msgs.check_ack(a.alt.confirm, node, msg):
-                s.confirmed = True
+                self._confirmed(s, now)
             else:
                 a.count("rekey_bad_mac")
         elif t == msgs.NACK:
@@ -230,11 +234,15 @@ class RekeyMaster:
         elif t == msgs.DELIVERED:
             if s.update is not None and len(msg) == 53 \
                     and s.update.check_response(msg[5:37], msg[37:53]) == she.RESP_OK:
-                s.confirmed = True
+                self._confirmed(s, now)
             else:
                 a.count("rekey_bad_mac")
         else:
             a.count("rekey_unexpected")
+
+    def _confirmed(self, s, now):
+        s.confirmed = True
+        self.poll(now)  # the last proof activates at once
 
     def _join(self, s, msg, now):
         a = self.agent

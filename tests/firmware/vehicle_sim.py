@@ -73,7 +73,7 @@ class FakeModule:
         pass
 
     def next_timer(self, now):
-        return None
+        return -1
 
 
 def config(direct=2, gateway=1, timing=None):
