@@ -18,8 +18,6 @@
 # Both runtimes put the script's directory (firmware/) first on sys.path, so
 # `keyagent` imports without MICROPYPATH.
 import json
-import select
-import socket
 import sys
 
 try:
@@ -111,24 +109,21 @@ def load_config(path):
     return config
 
 
-class ModuleSocket:
-    # The module byte stream for Node: read() never blocks.
-    def __init__(self, host, port):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.connect(socket.getaddrinfo(host, port)[0][-1])
-        self._poll = select.poll()
-        self._poll.register(self.sock, select.POLLIN)
+class ModuleStream:
+    # The module byte stream Node expects, over hal.module_stream's port:
+    # read() never blocks.
+    def __init__(self, port):
+        self.port = port
+        self._buf = bytearray(256)
 
     def read(self):
-        if not self._poll.poll(0):
+        if not self.port.wait(0):
             return b""
-        data = self.sock.recv(256)
-        if not data:
-            raise OSError("the module closed the link")
-        return data
+        n = self.port.read_into(self._buf)
+        return bytes(self._buf[:n])
 
     def write(self, data):
-        self.sock.sendall(data)
+        self.port.write(data)
 
 
 def main(argv):
@@ -145,16 +140,17 @@ def main(argv):
         fail("%s (see --help)" % e)
     module = stream = None
     if "module" in opts:
-        try:
-            from keyagent.module_client import ModuleClient
-        except ImportError:
-            fail("this firmware has no optical-module client (keyagent.module_client)")
+        from keyagent.hal.module_stream import StreamPort, connect_tcp
+        from keyagent.hal.module_sync import random_seq
+        from keyagent.module_client import ModuleClient
+
         host, port = opts["module"]
         try:
-            stream = ModuleSocket(host, port)
+            stream = ModuleStream(StreamPort(connect_tcp(host, port)))
         except OSError as e:
             fail("module %s:%d does not answer (%s)" % (host, port, e))
-        module = ModuleClient()
+        # A random first sequence number per session (docs/optical-module-protocol.md).
+        module = ModuleClient(first_seq=random_seq())
     storage = FileStorage(opts["storage"]) if "storage" in opts else MemoryStorage()
     try:
         agent = KeyAgent(config, storage, module)
