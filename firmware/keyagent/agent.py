@@ -172,8 +172,8 @@ class KeyAgent:
             d = ch.conn.next_deadline_ms()
             if d is not None:
                 t = min(t, d)
-            if ch.queue:
-                t = min(t, now)
+            if ch.queue and not ch.conn.sender.busy():
+                t = min(t, now)  # a busy sender's own deadline is above
         if self.module is not None:
             d = self.module.next_timer(now)
             if d >= 0:
