@@ -3,6 +3,7 @@ import argparse
 import json
 import sys
 
+from host_tools.args import int_in
 from host_tools.errors import UserError
 
 EPILOG = """examples:
@@ -30,6 +31,8 @@ def add_subparser(subparsers):
     p.add_argument("--inline", action="store_true",
                    help="run every ECU in process (virtual time), even those marked micropython")
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--bus-port", type=int_in(0, 65535), default=0, metavar="PORT",
+                   help="real-time runs: the bus server's TCP port on 127.0.0.1 (default: any free one)")
     p.set_defaults(func=run)
 
 
@@ -54,9 +57,14 @@ def run(args):
         vehicle.record_trace()
     progress = None if args.quiet else (lambda v: print(report.progress_line(v), flush=True))
     if vehicle.external:
-        from emulator.realtime import run_realtime
+        from emulator.realtime import ExternalEcuError, run_realtime
 
-        summary = run_realtime(vehicle, progress)
+        try:
+            summary = run_realtime(vehicle, progress, args.bus_port)
+        except ExternalEcuError as e:
+            raise UserError(str(e)) from None
+        except OSError as e:
+            raise UserError("cannot serve the bus on 127.0.0.1:%d: %s" % (args.bus_port, e.strerror)) from None
     else:
         summary = vehicle.run(progress)
     print(report.summary_text(summary))
