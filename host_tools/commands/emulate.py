@@ -10,6 +10,10 @@ EPILOG = """examples:
   qkd-secoc emulate scenarios/default.toml
   qkd-secoc emulate scenarios/default.toml --json out/summary.json \\
       --trace out/trace.blf --plot out/timeline.png
+  qkd-secoc emulate scenarios/default.toml --inline --trace out/t.blf \\
+      --export-keys out/keys.json out/gateway.json   # for trace analyze
+  qkd-secoc emulate scenarios/default.toml --inline --trace out/t.blf \\
+      --export-keys out/keys.json out/gateway.json   # for trace analyze
 
 A scenario with only in-process ECUs runs in virtual time, faster than real
 time and reproducibly (the same scenario and seed give the same trace).
@@ -28,6 +32,9 @@ def add_subparser(subparsers):
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON")
     p.add_argument("--trace", metavar="FILE", help="write the CAN trace (.blf or .asc)")
     p.add_argument("--plot", metavar="FILE", help="write a PNG timeline")
+    p.add_argument("--export-keys", nargs=2, metavar=("KEYS", "CONFIG"),
+                   help="write the run's epoch keys and the gateway's configuration (with the "
+                        "slaves' authentication keys), for `qkd-secoc trace analyze` and `monitor`")
     p.add_argument("--inline", action="store_true",
                    help="run every ECU in process (virtual time), even those marked micropython")
     p.add_argument("--quiet", action="store_true", help="no live progress")
@@ -77,6 +84,12 @@ def run(args):
             except OSError as e:
                 raise UserError("cannot write %s: %s" % (path, e.strerror)) from None
             print("wrote %s" % path)
+    if args.export_keys:
+        try:
+            vehicle.export_keys(*args.export_keys)
+        except OSError as e:
+            raise UserError("cannot write the key export: %s" % e.strerror) from None
+        print("wrote %s (keys) and %s" % tuple(args.export_keys))
     sys.stdout.flush()
     return 0
 
