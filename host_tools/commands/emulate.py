@@ -12,8 +12,6 @@ EPILOG = """examples:
       --trace out/trace.blf --plot out/timeline.png
   qkd-secoc emulate scenarios/default.toml --inline --trace out/t.blf \\
       --export-keys out/keys.json out/gateway.json   # for trace analyze
-  qkd-secoc emulate scenarios/default.toml --inline --trace out/t.blf \\
-      --export-keys out/keys.json out/gateway.json   # for trace analyze
 
 A scenario with only in-process ECUs runs in virtual time, faster than real
 time and reproducibly (the same scenario and seed give the same trace).
