@@ -48,7 +48,7 @@ class StandIn:
     def answer(self, msg, now):
         epoch = msgs.get32(msg, 1)
         if msg[0] == msgs.ANNOUNCE:
-            self.conn.send(msgs.ack(self.agent.alt.confirm, self.node, epoch), now)
+            self.conn.send(msgs.ack(self.agent.alt.confirm(), self.node, epoch), now)
         elif msg[0] == msgs.DELIVER:
             _, _, m1, m2, m3, _ = msgs.parse_deliver(msg[:-8])
             erc, m4, m5 = self.she.load_key(m1, m2, m3)

@@ -37,7 +37,7 @@ class EmulatedEcu:
             self.from_module = UartDirection(self.clock, baud, self._module_bytes)
         self.agent = KeyAgent(self.config, self.storage, module)
         self.agent.on_payload = None
-        self.wanted = set(self.agent.by_can_id) | set(self.agent._channels) | {ACTIVATE_ID}
+        self.wanted = set(self.agent.by_can_id) | set(self.agent.links) | {ACTIVATE_ID}
         self.vehicle.bus.set_filter(self.bus_node, self.wanted)
         self.epoch = None
         self.first_ok_ns = None  # when this boot first verified a frame

@@ -15,6 +15,7 @@ _ANNOUNCE_TRIES = 5  # then a direct slave gets DELIVER instead
 _ACTIVATE_REPEATS = 3
 _ACTIVATE_GAP_MS = 20
 _KEY_BITS = 256
+_PARALLEL = 4  # ISO-TP transfers under way at once
 
 
 class _Slave:
@@ -94,7 +95,9 @@ class RekeyMaster:
             for s in self.slaves.values():
                 if not s.confirmed:
                     done = False
-                    if now >= s.next_try:
+                    # A few slaves at a time: each transfer holds ISO-TP
+                    # buffers, and RAM is what a gateway MCU lacks.
+                    if now >= s.next_try and a.channels_in_use() < _PARALLEL:
                         self._send_next(s, now)
             if done or now >= self.deadline:
                 self._activate(now)
@@ -208,7 +211,7 @@ class RekeyMaster:
     def _send_activate(self, now):
         keys = self.agent.current if self.activates_left < _ACTIVATE_REPEATS else self.agent.alt
         frame = bytearray(8)
-        msgs.activate(keys.mgmt, keys.epoch, frame)
+        msgs.activate(keys.mgmt(), keys.epoch, frame)
         self.agent.broadcast(ACTIVATE_ID, frame)
         self.activates_left -= 1
         self.next_activate = now + _ACTIVATE_GAP_MS
@@ -229,7 +232,7 @@ class RekeyMaster:
             a.count("rekey_stale")
             return
         if t == msgs.ACK:
-            if msgs.check_ack(a.alt.confirm, node, msg):
+            if msgs.check_ack(a.alt.confirm(), node, msg):
                 self._confirmed(s, now)
             else:
                 a.count("rekey_bad_mac")
