@@ -14,6 +14,8 @@ COMMANDS = (
     "mac",
     "she",
     "module",
+    "monitor",
+    "trace",
 )
 
 

@@ -407,7 +407,8 @@ class Observer:
             text += ", previous %d" % self.alt
         return text
 
-    def table(self, max_events=None, width=120):
+    def table(self, max_events=None, width=None):
+        # width: cut each message row to this many characters (None: whole rows)
         rows = ["%-8s %-16s %7s %8s %5s %6s %6s %6s %6s  %-18s %s" % (
             "ID", "NAME", "FRAMES", "RATE/s", "EPOCH", "OK", "MAC", "STALE", "OTHER", "LAST", "SIGNALS")]
         for key in sorted(self.messages):
@@ -424,7 +425,7 @@ class Observer:
             line = "%-8s %-16s %7d %8.1f %5s %6s %6s %6s %6s  %-18s %s" % (
                 ident, st.name[:16], st.count, st.rate(), "-" if st.epoch is None else st.epoch,
                 counts[0], counts[1], counts[2], counts[3], st.last_verdict, sig)
-            rows.append(line[:width].rstrip())
+            rows.append((line if width is None else line[:width]).rstrip())
         rows.append(self.epoch_line())
         events = self.events if max_events is None else self.events[len(self.events) - max_events:]
         if max_events is not None and len(self.events) > max_events:
