@@ -427,7 +427,7 @@ class Observer:
                 counts[0], counts[1], counts[2], counts[3], st.last_verdict, sig)
             rows.append((line if width is None else line[:width]).rstrip())
         rows.append(self.epoch_line())
-        events = self.events if max_events is None else self.events[len(self.events) - max_events:]
+        events = self.events if max_events is None else self.events[max(0, len(self.events) - max_events):]
         if max_events is not None and len(self.events) > max_events:
             rows.append("rekey events (last %d of %d):" % (max_events, len(self.events)))
         else:
