@@ -74,10 +74,23 @@ def open_bus(args):
     if args.data_bitrate:
         kwargs["data_bitrate"] = args.data_bitrate
     where = "%s:%d" % (args.host, args.port) if args.interface == "socketcand" else args.channel
+    if args.interface == "socketcand":
+        _probe_tcp(args.host, args.port, where)
     try:
         return can.Bus(**kwargs)
     except (can.CanError, OSError, ValueError, ImportError, NotImplementedError) as e:
         raise UserError("cannot open %s bus %s: %s" % (args.interface, where, e)) from None
+
+
+def _probe_tcp(host, port, where):
+    # python-can's socketcand client retries a refused connection for 10 s,
+    # logging a warning each time: find out at once instead.
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+    except OSError as e:
+        raise UserError("cannot open socketcand bus %s: %s" % (where, e.strerror or e)) from None
 
 
 def open_log(path):
