@@ -33,10 +33,6 @@ LINK_PEER_DISCONNECTED = "peer_disconnected"  # the modules cannot reach each ot
 LINK_UNPLUGGED = "unplugged"  # a module is unplugged
 
 
-def _other(side):
-    return "B" if side == "A" else "A"
-
-
 class ModulePair:
     """Two emulated QKD modules sharing one key pool.
 
@@ -45,10 +41,13 @@ class ModulePair:
     min_key_size..max_key_size; seed: makes key IDs and key bytes
     reproducible (for tests only: a seeded key is predictable); clock: a
     function returning seconds (e.g. time.monotonic) for real-time filling.
+    sides: the modules on the link, 'A' (the master's) first; more than two
+    model one master module serving several slave modules (a QKD network
+    delivering each key to every slave), each taking a key once by its ID.
     """
 
     def __init__(self, link=None, *, max_key_count=1000, key_size=256, min_key_size=64,
-                 max_key_size=8192, max_keys_per_request=128, seed=None, clock=None):
+                 max_key_size=8192, max_keys_per_request=128, seed=None, clock=None, sides=SIDES):
         if key_size % 8 or not min_key_size <= key_size <= max_key_size:
             raise ValueError("key_size must be a multiple of 8 within min_key_size..max_key_size")
         if min_key_size % 8 or max_key_size % 8 or min_key_size < 8:
@@ -68,7 +67,10 @@ class ModulePair:
         # key_id -> [key bytes, set of sides still to receive it], oldest first.
         # Bounded by max_key_count: the oldest uncollected key expires.
         self._pending = OrderedDict()
-        self._unplugged = {"A": False, "B": False}
+        self.sides = tuple(sides)
+        if len(self.sides) < 2 or len(set(self.sides)) != len(self.sides):
+            raise ValueError("a QKD link has at least two distinct sides")
+        self._unplugged = dict((side, False) for side in self.sides)
         self._peer_disconnected = False
         self.counters = {"keys_new": 0, "keys_by_id": 0, "keys_expired": 0, "refused": 0}
         self._set_link(link if link is not None else LinkParams())
@@ -164,7 +166,7 @@ class ModulePair:
             for _ in range(count):
                 key_id = self._new_key_id()
                 key = self._random_bytes(size_bits // 8)
-                self._pending[key_id] = [key, {_other(side)}]
+                self._pending[key_id] = [key, self._others(side)]
                 out.append((key_id, key))
             self.counters["keys_new"] += count
             while len(self._pending) > self.max_key_count:
@@ -254,8 +256,15 @@ class ModulePair:
             self._fresh_bits = min(cap, self._fresh_bits + rate * (now_s - self._now))
         self._now = now_s
 
+    def _others(self, side):
+        return set(self.sides) - {side}
+
+    def _peers_gone(self, side):
+        # Every module this side could share a key with is unplugged.
+        return all(self._unplugged[o] for o in self._others(side))
+
     def _rate_bps(self):
-        if self._unplugged["A"] or self._unplugged["B"] or self._peer_disconnected:
+        if any(self._unplugged.values()) or self._peer_disconnected:
             return 0.0
         return self._report.secret_key_rate_bps
 
@@ -263,9 +272,9 @@ class ModulePair:
         # Seen from `side` (None: from outside the pair).
         if side is not None and self._unplugged[side]:
             return LINK_UNPLUGGED
-        if self._peer_disconnected or (side is not None and self._unplugged[_other(side)]):
+        if self._peer_disconnected or (side is not None and self._peers_gone(side)):
             return LINK_PEER_DISCONNECTED
-        if self._unplugged["A"] or self._unplugged["B"]:
+        if any(self._unplugged.values()):
             return LINK_UNPLUGGED
         if self._report.alarm:
             return LINK_ALARM
@@ -274,8 +283,8 @@ class ModulePair:
         return LINK_UP
 
     def _check_side(self, side):
-        if side not in SIDES:
-            raise ValueError("side must be 'A' or 'B', not %r" % (side,))
+        if side not in self.sides:
+            raise ValueError("side must be one of %s, not %r" % (", ".join(self.sides), side))
 
     def _check_can_issue(self, side, by_id=False):
         self._check_side(side)
@@ -283,8 +292,8 @@ class ModulePair:
             raise err.ModuleUnplugged("module %s is unplugged" % side)
         if self._peer_disconnected:
             raise err.PeerNotConnected("the modules cannot reach each other")
-        if self._unplugged[_other(side)] and not by_id:
-            raise err.PeerNotConnected("module %s is unplugged" % _other(side))
+        if self._peers_gone(side) and not by_id:
+            raise err.PeerNotConnected("the peer module is unplugged")
         if self._report.alarm:
             raise err.LinkAlarm("QBER %.3f above the abort threshold: eavesdropper?" % self._report.qber)
 

@@ -14,6 +14,7 @@ COMMANDS = (
     "mac",
     "she",
     "module",
+    "emulate",
     "monitor",
     "trace",
 )

@@ -245,3 +245,20 @@ def test_threads_share_the_pool_without_losing_or_doubling_keys():
 def test_status_codes_follow_etsi_004():
     assert [err.BY_STATUS[c].status for c in range(2, 9)] == list(range(2, 9))
     assert err.SUCCESS == 0
+
+
+def test_one_master_module_serves_several_slave_modules():
+    pair = ModulePair(seed=3, sides=("A", "S1", "S2"))
+    pair.fill()
+    key_id, key = pair.take_new_key("A")
+    assert pair.take_key_by_id("S1", key_id) == key
+    assert pair.take_key_by_id("S2", key_id) == key
+    with pytest.raises(err.KeyNotFound):
+        pair.take_key_by_id("S1", key_id)
+    pair.set_unplugged("S1")
+    pair.take_new_key("A")  # S2 can still take it
+    pair.set_unplugged("S2")
+    with pytest.raises(err.PeerNotConnected):
+        pair.take_new_key("A")
+    with pytest.raises(ValueError):
+        pair.take_new_key("B")

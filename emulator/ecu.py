@@ -1,0 +1,97 @@
+# One ECU of the virtual vehicle: the firmware's KeyAgent, in process, on
+# the emulated bus, with its optical module (the firmware's module client
+# talking to the emulated module over a virtual-time UART) if it has one.
+from keyagent.agent import ACTIVATE_ID, KeyAgent
+from keyagent.module_client import ModuleClient
+from keyagent.storage import MemoryStorage
+
+from emulator.clock import MS
+from emulator.optical_module import OpticalModuleEnd
+from emulator.uart import UartDirection
+
+
+class EmulatedEcu:
+    def __init__(self, vehicle, name, config, module_side=None):
+        self.vehicle = vehicle
+        self.name = name
+        self.config = config
+        self.module_side = module_side
+        self.clock = vehicle.clock
+        self.storage = MemoryStorage()  # the ECU's flash: survives resets
+        self.bus_node = vehicle.bus.attach(name, self._receive)
+        self.resets = 0
+        self._wake_at = None
+        self._wake_handle = None
+        self.boot()
+
+    def boot(self):
+        # Power-on: a fresh agent (RAM lost), the same flash and module.
+        module = None
+        if self.module_side is not None:
+            # A fresh session after every reset starts at a random sequence
+            # number, as the link protocol asks.
+            module = ModuleClient(first_seq=self.vehicle.rng_for("%s/%d" % (self.name, self.resets)).randrange(256))
+            endpoint = OpticalModuleEnd(self.vehicle.pair, self.module_side)
+            baud = self.vehicle.uart_baud
+            self.to_module = UartDirection(self.clock, baud, lambda d: self.from_module.write(endpoint.receive_data(d)))
+            self.from_module = UartDirection(self.clock, baud, self._module_bytes)
+        self.agent = KeyAgent(self.config, self.storage, module)
+        self.agent.on_payload = None
+        self.wanted = set(self.agent.by_can_id) | set(self.agent._channels) | {ACTIVATE_ID}
+        self.epoch = None
+        self.agent.start(self.now_ms())
+        self._service()
+
+    def reset(self):
+        self.resets += 1
+        if self._wake_handle is not None:
+            self.clock.cancel(self._wake_handle)
+            self._wake_handle = self._wake_at = None
+        self.boot()
+
+    def now_ms(self):
+        return self.clock.now // MS
+
+    def send_app(self, pdu, payload):
+        n = self.agent.send(pdu, payload, self.now_ms())
+        if n > 0:
+            self.vehicle.stats.app_sent += 1
+        else:
+            self.vehicle.stats.app_unsent += 1
+        self._service()
+
+    def _receive(self, frame, is_rx):
+        if not is_rx or frame.can_id not in self.wanted:
+            return  # our own echo, or filtered out by the CAN controller
+        reason = self.agent.on_frame(frame.can_id, frame.data, self.now_ms())
+        if reason is not None:
+            self.vehicle.stats.verdict(self, frame, reason)
+        self._service()
+
+    def _module_bytes(self, data):
+        self.agent.on_module_data(data, self.now_ms())
+        self._service()
+
+    def _wake(self):
+        self._wake_handle = self._wake_at = None
+        self.agent.poll(self.now_ms())
+        self._service()
+
+    def _service(self):
+        # Send what the agent produced and arrange its next timer.
+        agent = self.agent
+        for can_id, data, fd in agent.pop_frames():
+            self.bus_node.send(can_id, data, fd=fd)
+        if agent.module is not None:
+            self.to_module.write(agent.module_data())
+        epoch = agent.current.epoch if agent.current is not None else None
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.vehicle.on_epoch(self, epoch)
+        now = self.now_ms()
+        t = max(agent.next_timer(now), now + 1)
+        if self._wake_at is None or t < self._wake_at:
+            if self._wake_handle is not None:
+                self.clock.cancel(self._wake_handle)
+            self._wake_at = t
+            self._wake_handle = self.clock.call_at(t * MS, self._wake)

@@ -1,0 +1,197 @@
+# Serves the two ends of an emulated module pair over the optical-module UART
+# link: each end as a pty (for pyserial and a MicroPython process) and/or a
+# TCP port on 127.0.0.1 (pyserial's socket:// URL). One I/O thread multiplexes
+# every pty, listener and connection; every pty and connection has its own
+# OpticalModuleEnd (its own framing state) on the pair side it serves.
+import os
+import selectors
+import socket
+import sys
+import threading
+
+from emulator.optical_module import OpticalModuleEnd, StreamTable
+
+SIDES = ("A", "B")
+MAX_CONNECTIONS = 8
+_READ = 4096
+
+
+def add_uart_arguments(parser):
+    """The `module serve` options that place the UART ends."""
+    parser.add_argument("--pty", action="store_true", help="serve each end on a pseudo-terminal")
+    parser.add_argument("--uart-tcp", type=int, metavar="PORT", default=None,
+                        help="serve end A on 127.0.0.1:PORT and end B on PORT+1 (0: any free ports)")
+
+
+class ModuleUartServer:
+    def __init__(self, pair, use_pty=False, tcp_port=None, host="127.0.0.1"):
+        if not use_pty and tcp_port is None:
+            raise ValueError("serve at least one of pty and TCP")
+        self.pair = pair
+        self.streams = StreamTable(pair)
+        self.ends = {side: {} for side in SIDES}  # side -> {"pty": path, "tcp": url}
+        self.tx_dropped = 0
+        self.errors = 0
+        self._sel = selectors.DefaultSelector()
+        self._fds = []  # everything to close at stop
+        self._wake_r, self._wake_w = os.pipe()
+        self._stopping = False
+        self._sel.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
+        self._connections = 0
+        self._thread = threading.Thread(target=self._run, name="module-uart", daemon=True)
+        try:
+            for i, side in enumerate(SIDES):
+                if use_pty:
+                    self._open_pty(side)
+                if tcp_port is not None:
+                    self._listen(side, host, tcp_port + i if tcp_port else 0)
+        except OSError:
+            self.stop()
+            raise
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._stopping:
+            return
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        for key in list(self._sel.get_map().values()):
+            self._sel.unregister(key.fileobj)
+        for f in self._fds:
+            _close(f)
+        _close(self._wake_r)
+        _close(self._wake_w)
+        self._sel.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def describe(self):
+        lines = []
+        for side in SIDES:
+            for kind in ("pty", "tcp"):
+                if kind in self.ends[side]:
+                    lines.append("module end %s: %s" % (side, self.ends[side][kind]))
+        return lines
+
+    def _open_pty(self, side):
+        import tty
+
+        master, slave = os.openpty()
+        tty.setraw(slave)  # no echo, no line discipline: bytes pass unchanged
+        os.set_blocking(master, False)
+        # The slave stays open here too, so the master never reads EIO while
+        # no client has the pty open.
+        self._fds += [master, slave]
+        self.ends[side]["pty"] = os.ttyname(slave)
+        self._sel.register(master, selectors.EVENT_READ, ("pty", OpticalModuleEnd(self.pair, side, self.streams)))
+
+    def _listen(self, side, host, port):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+        s.listen(2)
+        s.setblocking(False)
+        self._fds.append(s)
+        self.ends[side]["tcp"] = "socket://%s:%d" % (host, s.getsockname()[1])
+        self._sel.register(s, selectors.EVENT_READ, ("listen", side))
+
+    def _run(self):
+        while not self._stopping:
+            for key, _ in self._sel.select(timeout=1.0):
+                kind, ctx = key.data
+                if kind == "wake":
+                    return
+                try:
+                    if kind == "listen":
+                        self._accept(key.fileobj, ctx)
+                    elif kind == "pty":
+                        self._serve_pty(key.fileobj, ctx)
+                    else:
+                        self._serve_conn(key.fileobj, ctx)
+                except Exception as e:  # a bug in one request must not stop the other end
+                    self.errors += 1
+                    print("module-uart: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+
+    def _accept(self, listener, side):
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        if self._connections >= MAX_CONNECTIONS:
+            conn.close()
+            return
+        self._connections += 1
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._fds.append(conn)
+        self._sel.register(conn, selectors.EVENT_READ, ("conn", OpticalModuleEnd(self.pair, side, self.streams)))
+
+    def _serve_pty(self, fd, end):
+        try:
+            data = os.read(fd, _READ)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return
+        self._write(lambda b: os.write(fd, b), end.receive_data(data))
+
+    def _serve_conn(self, conn, end):
+        try:
+            data = conn.recv(_READ)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._sel.unregister(conn)
+            self._fds.remove(conn)
+            self._connections -= 1
+            conn.close()
+            return
+        self._write(conn.send, end.receive_data(data))
+
+    def _write(self, send, data):
+        # Like a UART with a full transmit FIFO: what the peer does not take
+        # now is dropped (and counted), so a peer that never reads cannot
+        # stall the other end.
+        while data:
+            try:
+                n = send(data)
+            except (BlockingIOError, InterruptedError, OSError):
+                self.tx_dropped += len(data)
+                return
+            data = data[n:]
+
+
+def _close(f):
+    try:
+        f.close() if hasattr(f, "close") else os.close(f)
+    except OSError:
+        pass
+
+
+def serve_ends(pair, args, out=None):
+    """Starts serving the pair's ends as `args` asks (args.pty, args.uart_tcp),
+    prints where each end is, and returns the running ModuleUartServer
+    (call .stop() to shut it down)."""
+    tcp_port = getattr(args, "uart_tcp", None)
+    try:
+        server = ModuleUartServer(pair, use_pty=getattr(args, "pty", False), tcp_port=tcp_port)
+    except OSError as e:
+        from host_tools.errors import UserError  # serve_ends is the command's entry point
+
+        raise UserError("cannot serve the UART ends on 127.0.0.1:%s: %s" % (tcp_port, e.strerror or e)) from None
+    server.start()
+    out = out or sys.stdout
+    for line in server.describe():
+        print(line, file=out, flush=True)
+    return server

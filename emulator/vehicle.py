@@ -1,0 +1,264 @@
+# The virtual vehicle: ECUs running the firmware's KeyAgent on the emulated
+# CAN bus, the QKD module pair, application traffic from the DBC, background
+# load, attackers and faults, all on one discrete-event clock. A scenario
+# and its seed fully determine a virtual-time run.
+import hashlib
+import random
+
+from keyagent import secoc
+
+from emulator.attacks import Attacker
+from emulator.bus import ALL, CanBus
+from emulator.bus_faults import RandomBitErrors, RandomLoss
+from emulator.clock import MS, S, Clock
+from emulator.ecu import EmulatedEcu
+from emulator.qkd_link import LinkParams
+from emulator.qkd_pair import ModulePair
+from emulator.traffic import Traffic, load_app_messages
+
+SAMPLE_NS = 100 * MS
+_BACKGROUND_BASE_ID = 0x600
+
+
+class Stats:
+    def __init__(self, vehicle):
+        self.vehicle = vehicle
+        self.app_sent = 0
+        self.app_unsent = 0  # not sent for want of a key (start-up, resets)
+        self.frames_verified = 0
+        self.authentic_rejected = {}
+
+    def verdict(self, ecu, frame, reason):
+        attacker = self.vehicle.attacker_nodes.get(frame.sender)
+        if attacker is not None:
+            if reason == 0:
+                attacker.accepted += 1
+            else:
+                name = secoc.REASONS[reason]
+                attacker.rejected[name] = attacker.rejected.get(name, 0) + 1
+        elif reason == 0:
+            self.frames_verified += 1
+        else:
+            name = secoc.REASONS[reason]
+            self.authentic_rejected[name] = self.authentic_rejected.get(name, 0) + 1
+
+
+class Vehicle:
+    def __init__(self, scenario, inline_only=False):
+        self.scenario = s = scenario
+        self.seed = s["seed"]
+        self.clock = Clock()
+        self.bus = CanBus(self.clock, self.rng_for("bus"), s["bitrate"], s["data_bitrate"])
+        self.stats = Stats(self)
+        self.messages = load_app_messages(s["dbc"])
+        qkd = s["qkd"]
+        self.uart_baud = qkd.get("uart_baud", 115200)
+        ecus = s["ecu"]
+        master = [e for e in ecus if e.get("role") == "master"][0]
+        ordered = [master] + [e for e in ecus if e is not master]
+        self.nodes = dict((e["name"], n) for n, e in enumerate(ordered))
+        sides = ["A"] + ["S%d" % self.nodes[e["name"]] for e in ordered[1:] if e.get("module")]
+        self.pair = ModulePair(LinkParams(km=qkd.get("km", 25.0), loss_db_per_km=qkd.get("loss_db_per_km", 0.2)),
+                               max_key_count=qkd.get("max_keys", 64), seed=self.seed, sides=sides)
+        self.pair.fill()  # the modules have run before the ignition
+        self.configs = self._configs(ordered)
+        self.ecus = {}
+        self.external = []  # ECUs that run as separate processes (real time only)
+        for e in ordered:
+            node = self.nodes[e["name"]]
+            if e.get("process", "inline") == "micropython" and not inline_only:
+                self.external.append(e["name"])
+                continue
+            side = ("A" if node == 0 else "S%d" % node) if e.get("module") else None
+            self.ecus[e["name"]] = EmulatedEcu(self, e["name"], self.configs[node], side)
+        self.master = self.ecus[master["name"]]
+        self.attackers = [Attacker(self, a, i) for i, a in enumerate(s["attack"])]
+        self.attacker_nodes = dict((a.node, a) for a in self.attackers)
+        self.epoch_reached = {}  # epoch -> {ecu name: time ns}
+        self.announced = {}  # epoch -> ms the master announced it
+        self.timeline = []
+        self.trace = None
+        self._faults()
+        self._traffic()
+        self.clock.call_at(0, self._sample)
+
+    # Building.
+
+    def rng_for(self, name):
+        # Independent, reproducible random streams per purpose.
+        return random.Random(int.from_bytes(hashlib.sha256(b"%d/%s" % (self.seed, name.encode())).digest()[:8], "big"))
+
+    def message(self, name):
+        for m in self.messages:
+            if m.name == name:
+                return m
+        raise KeyError("no message %r in the DBC" % name)
+
+    def _configs(self, ordered):
+        s = self.scenario
+        rng = self.rng_for("provisioning")
+        fv1 = s["freshness"].get("profile1_fv_bits", 32)
+        names = [e["name"] for e in ordered]
+        clusters = []
+        for e in ordered:
+            sent = [m for m in self.messages if e["name"] in m.senders]
+            if not sent:
+                continue
+            pdus = []
+            members = {self.nodes[e["name"]], 0}
+            for m in sent:
+                receivers = sorted(set(self.nodes[r] for r in m.db_message.receivers if r in names) | {0})
+                receivers = [r for r in receivers if r != self.nodes[e["name"]]]
+                members.update(receivers)
+                pdus.append({"name": m.name, "can_id": m.frame_id, "data_id": m.data_id,
+                             "length": m.authentic_len, "profile": m.profile,
+                             "fv_bits": fv1 if m.profile == 1 else None, "fd": m.is_fd,
+                             "sender": self.nodes[e["name"]], "receivers": receivers,
+                             "period_ms": m.period_ns // MS})
+            clusters.append({"id": len(clusters) + 1, "members": sorted(members), "pdus": pdus})
+        r = s["rekey"]
+        timing = {"rekey_period_ms": r.get("period_ms", 5000), "grace_ms": r.get("grace_ms", 500),
+                  "retry_ms": r.get("retry_ms", 200), "activate_deadline_ms": r.get("activate_deadline_ms", 2000),
+                  "join_retry_ms": r.get("join_retry_ms", 500),
+                  "key_lifetime_ms": r.get("key_lifetime_ms", 60000),
+                  "key_lifetime_frames": r.get("key_lifetime_frames", 1000000)}
+        slaves = []
+        for e in ordered[1:]:
+            slaves.append({"node": self.nodes[e["name"]], "module": bool(e.get("module")),
+                           "auth_key": bytes(rng.randrange(256) for _ in range(16)).hex()})
+        configs = {0: {"node": 0, "role": "master", "module": True, "slaves": slaves,
+                       "clusters": clusters, "timing": timing}}
+        for sl in slaves:
+            configs[sl["node"]] = {"node": sl["node"], "role": "slave", "module": sl["module"],
+                                   "auth_key": sl["auth_key"], "clusters": clusters, "timing": timing}
+        return configs
+
+    def _traffic(self):
+        s = self.scenario
+        by_name = dict((m.name, m) for m in self.messages)
+        self.traffic = Traffic([m for m in self.messages if set(m.senders) & set(self.ecus)],
+                               self.rng_for("traffic"))
+
+        def send(msg, payload):
+            for sender in msg.senders:
+                ecu = self.ecus.get(sender)
+                if ecu is not None:
+                    ecu.send_app(by_name[msg.name].name, payload)
+
+        self.traffic.start(self.clock, send, only_senders=list(self.ecus))
+        missing = s["bus_load"] - self.traffic.load(self.bus)
+        self.background = None
+        if missing > 0.005:
+            node = self.bus.attach("background")
+            rng = self.rng_for("background")
+            from emulator.bus import Frame
+
+            per_frame = self.bus.duration_ns(Frame(_BACKGROUND_BASE_ID, bytes(8)))
+            gap = int(per_frame / missing)
+
+            def tick():
+                node.send(_BACKGROUND_BASE_ID + rng.randrange(0x80), bytes(rng.randrange(256) for _ in range(8)))
+                self.clock.call_later(gap // 2 + rng.randrange(gap), tick)
+
+            self.clock.call_at(rng.randrange(gap), tick)
+            self.background = node
+
+    def _faults(self):
+        s = self.scenario
+        for f in s["fault"]:
+            kind = f["kind"]
+            if kind == "loss":
+                self.bus.loss_hooks.append(RandomLoss(self.rng_for("loss"), f.get("rate", 0.01)))
+            elif kind == "bit_errors":
+                self.bus.bit_error_hooks.append(RandomBitErrors(self.rng_for("bit_errors"), f.get("rate", 0.001)))
+            elif kind == "reset" and f["ecu"] in self.ecus:
+                self.clock.call_at(int(f.get("at_s", 1) * S), self.ecus[f["ecu"]].reset)
+            elif kind == "unplug":
+                ecu = self.ecus.get(f["ecu"])
+                if ecu is not None and ecu.module_side is not None:
+                    start = int(f.get("at_s", 1) * S)
+                    end = start + int(f.get("duration_s", 1) * S)
+                    self.clock.call_at(start, self.pair.set_unplugged, ecu.module_side, True)
+                    self.clock.call_at(end, self.pair.set_unplugged, ecu.module_side, False)
+        for e in s["eavesdrop"]:
+            start = int(e.get("at_s", 1) * S)
+            self.clock.call_at(start, self.pair.set_eavesdrop, e.get("fraction", 0.5))
+            self.clock.call_at(start + int(e.get("duration_s", 1) * S), self.pair.set_eavesdrop, 0.0)
+
+    # Running.
+
+    def record_trace(self):
+        self.trace = []
+
+        def record(frame, is_rx):
+            self.trace.append((frame.timestamp, frame.can_id, bytes(frame.data), frame.fd,
+                               frame.sender.name if frame.sender is not None else ""))
+
+        self.bus.attach("trace", record)
+
+    def on_epoch(self, ecu, epoch):
+        if epoch is not None:
+            self.epoch_reached.setdefault(epoch, {})[ecu.name] = self.clock.now
+
+    def _sample(self):
+        self.announced.update(self.master.agent.rekey.announced_times)
+        self.pair.advance(self.clock.now / S)
+        st = self.pair.status()
+        self.timeline.append((self.clock.now, st["stored_key_count"], st["qber"], st["alarm"],
+                              self.master.epoch or 0, sum(self.stats.authentic_rejected.values()),
+                              sum(sum(a.rejected.values()) for a in self.attackers)))
+        self.clock.call_later(SAMPLE_NS, self._sample)
+
+    def run(self, progress=None, step_s=1.0):
+        end = int(self.scenario["duration_s"] * S)
+        step = int(step_s * S)
+        t = 0
+        while t < end:
+            t = min(end, t + step)
+            self.clock.run_until(t)
+            if progress is not None:
+                progress(self)
+        return self.summary()
+
+    def rekey_latencies_ms(self):
+        # Announce (the master installing the pending epoch) to the last ECU
+        # on it, for every epoch every in-process ECU reached.
+        out = []
+        announced = self.announced
+        announced.update(self.master.agent.rekey.announced_times)
+        for epoch, reached in sorted(self.epoch_reached.items()):
+            if epoch in announced and len(reached) == len(self.ecus):
+                out.append((max(reached.values()) - announced[epoch] * MS) / MS)
+        return out
+
+    def summary(self):
+        st = self.stats
+        latencies = self.rekey_latencies_ms()
+        status = self.pair.status()
+        events = {}
+        for ecu in self.ecus.values():
+            for _, kind, _ in ecu.agent.events:
+                events[kind] = events.get(kind, 0) + 1
+        return {
+            "scenario": self.scenario["name"], "seed": self.seed,
+            "duration_s": self.scenario["duration_s"],
+            "frames_sent": st.app_sent, "frames_unsent_no_key": st.app_unsent,
+            "frames_verified": st.frames_verified,
+            "authentic_rejected": sum(st.authentic_rejected.values()),
+            "authentic_rejected_by_reason": dict(sorted(st.authentic_rejected.items())),
+            "attacks_injected": sum(a.injected for a in self.attackers),
+            "attacks_accepted": sum(a.accepted for a in self.attackers),
+            "attacks": [{"kind": a.kind, "target": a.spec.get("target", "0x%X" % a.can_id),
+                         "injected": a.injected, "accepted": a.accepted,
+                         "rejected_by_reason": dict(sorted(a.rejected.items()))} for a in self.attackers],
+            "rekeys_completed": len(latencies),
+            "rekey_latency_ms": {"count": len(latencies),
+                                 "max": max(latencies) if latencies else None,
+                                 "mean": sum(latencies) / len(latencies) if latencies else None,
+                                 "all": latencies},
+            "epoch": self.master.epoch, "ecu_resets": sum(e.resets for e in self.ecus.values()),
+            "bus_frames": self.bus.frames, "bus_load": self.bus.busy_time() / max(1, self.clock.now),
+            "lost_deliveries": self.bus.lost_deliveries,
+            "key_pool": status["stored_key_count"], "qber": status["qber"], "qkd_alarm": status["alarm"],
+            "events": dict(sorted(events.items())),
+        }

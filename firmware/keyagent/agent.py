@@ -1,0 +1,301 @@
+# The key agent: one ECU's SecOC endpoints, its epoch keys and its role in
+# the rekey protocol (docs/rekey-protocol.md), sans-I/O.
+#
+# The caller (a board loop, the emulator, a test) hands in received CAN
+# frames, bytes from the optical module and the time in integer ms, and
+# takes out CAN frames to send (pop_frames), bytes for the module
+# (module_data) and the time of the next timer (next_timer). Verified
+# application payloads go to the on_payload(pdu, data) callback; what an
+# operator should know goes to `events`.
+from keyagent import secoc, rekey_msgs as msgs
+from keyagent.freshness import CounterFreshness
+from keyagent.isotp import IsoTpConnection, IsoTpReceiver, IsoTpSender
+from keyagent.keyring import EpochKeys
+
+ACTIVATE_ID = 0x6F0
+_MAX_EVENTS = 256
+_MAX_QUEUED = 2  # ISO-TP messages waiting per channel; older ones give way
+_ISOTP_TIMEOUT_MS = 100
+DEFAULT_TIMING = {"rekey_period_ms": 10000, "grace_ms": 500, "retry_ms": 200,
+                  "activate_deadline_ms": 2000, "join_retry_ms": 500,
+                  "key_lifetime_ms": 60000, "key_lifetime_frames": 1000000}
+
+
+def to_slave_id(node):
+    return 0x700 + node
+
+
+def to_master_id(node):
+    return 0x740 + node
+
+
+class Pdu:
+    def __init__(self, index, cluster, spec, node):
+        self.index = index
+        self.cluster = cluster
+        self.name = spec["name"]
+        self.can_id = spec["can_id"]
+        self.sender = spec["sender"]
+        self.fd = spec.get("fd", False)
+        self.layout = secoc.layout_for_profile(spec["profile"], spec["data_id"], spec["length"],
+                                               spec.get("fv_bits"), self.fd)
+        self.tx = secoc.SecOCTx(self.layout, self.fvm()) if self.sender == node else None
+        self.rx = None if self.tx else secoc.SecOCRx(self.layout, self.fvm(1))
+        self.high_fv = 0  # highest freshness value seen in the current epoch
+
+    def fvm(self, attempts=0, start=0):
+        if not self.layout.fv_bits:
+            return None
+        f = CounterFreshness(self.layout.fv_bits, self.layout.tx_fv_bits, attempts)
+        f.restart(start)
+        return f
+
+
+class _Channel:
+    # One ISO-TP connection with a short queue of messages to send.
+    def __init__(self, tx_id):
+        self.tx_id = tx_id
+        # Short ISO-TP timeouts: the rekey protocol retries on its own.
+        self.conn = IsoTpConnection(IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS),
+                                    IsoTpReceiver(256, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
+        self.queue = []
+
+
+class KeyAgent:
+    def __init__(self, config, storage, module=None):
+        self.node = config["node"]
+        self.role = config["role"]
+        self.storage = storage
+        self.module = module  # a keyagent.module_client.ModuleClient, or None
+        self.timing = dict(DEFAULT_TIMING)
+        self.timing.update(config.get("timing", {}))
+        self.pdus = []
+        self.by_can_id = {}
+        cluster_ids = []
+        index = -1  # PDU indexes count every PDU of the configuration, in order
+        for cluster in config["clusters"]:
+            member = self.node in cluster.get("members", [self.node])
+            if member:
+                cluster_ids.append(cluster["id"])
+            for spec in cluster["pdus"]:
+                index += 1
+                receivers = spec.get("receivers")
+                if not member or (receivers is not None and self.node != spec["sender"]
+                                  and self.node not in receivers):
+                    continue  # not ours to verify: the CAN controller filters it out
+                pdu = Pdu(index, cluster["id"], spec, self.node)
+                self.pdus.append(pdu)
+                self.by_can_id[pdu.can_id] = pdu
+        self.cluster_ids = cluster_ids
+        self.current = None  # EpochKeys in use
+        self.alt = None  # pending (next epoch) or retiring (grace) keys
+        self.alt_pending = False
+        self.grace_until = 0
+        self.on_payload = None
+        self.events = []
+        self.dropped_events = 0
+        self.rejected = {}  # reason name -> count, over every PDU
+        self.verified = 0
+        self._out = []
+        self._frame = bytearray(64)
+        self._channels = {}
+        if self.role == "master":
+            from keyagent.rekey_master import RekeyMaster
+
+            self.rekey = RekeyMaster(self, config)
+            for node in self.rekey.slaves:
+                self._channels[to_master_id(node)] = _Channel(to_slave_id(node))
+        else:
+            from keyagent.rekey_slave import RekeySlave
+
+            self.rekey = RekeySlave(self, config)
+            self._channels[to_slave_id(self.node)] = _Channel(to_master_id(self.node))
+
+    # What the caller drives.
+
+    def start(self, now):
+        self.rekey.start(now)
+
+    def send(self, name_or_pdu, payload, now):
+        # Protects and queues one application PDU. Returns the frame length,
+        # or minus a secoc reason code (no key yet, freshness exhausted).
+        pdu = name_or_pdu if isinstance(name_or_pdu, Pdu) else self.pdu(name_or_pdu)
+        n = pdu.tx.protect(payload, len(payload), self._frame)
+        if n < 0:
+            return n
+        self._out.append((pdu.can_id, bytes(self._frame[0:n]), pdu.fd))
+        if self.current is not None:
+            self.current.frames += 1
+            pdu.high_fv = pdu.tx.fvm.counter if pdu.tx.fvm else 0
+        return n
+
+    def on_frame(self, can_id, data, now):
+        # Returns the SecOC verdict (0 OK, else a secoc reason code) for an
+        # application PDU we receive, None for anything else.
+        pdu = self.by_can_id.get(can_id)
+        if pdu is not None:
+            return self._verify(pdu, data, now) if pdu.rx is not None else None
+        if can_id == ACTIVATE_ID:
+            self.rekey.on_activate(data, now)
+            return
+        ch = self._channels.get(can_id)
+        if ch is not None:
+            ch.conn.on_frame(data, now)
+            msg = ch.conn.pop_message()
+            if msg is not None:
+                self.rekey.on_message(can_id & 0x3F, bytes(msg), now)
+            self._drain(ch, now)  # flow control goes out at once, not at the next poll
+
+    def on_module_data(self, data, now):
+        self.module.receive_data(data)
+        self._module_results(now)
+
+    def module_data(self):
+        return self.module.data_to_send() if self.module is not None else b""
+
+    def poll(self, now):
+        if self.module is not None:
+            self.module.handle_timers(now)
+            self._module_results(now)
+        if self.alt is not None and not self.alt_pending and now >= self.grace_until:
+            self._retire_alt()
+        self.rekey.poll(now)
+        for ch in self._channels.values():
+            self._drain(ch, now)
+
+    def next_timer(self, now):
+        t = self.rekey.next_timer(now)
+        if self.alt is not None and not self.alt_pending:
+            t = min(t, self.grace_until)
+        for ch in self._channels.values():
+            d = ch.conn.next_deadline_ms()
+            if d is not None:
+                t = min(t, d)
+            if ch.queue:
+                t = min(t, now)
+        if self.module is not None:
+            d = self.module.next_timer(now)
+            if d >= 0:
+                t = min(t, now + d)
+        return t
+
+    def pop_frames(self):
+        out = self._out
+        self._out = []
+        return out
+
+    # What the rekey roles use.
+
+    def pdu(self, name):
+        for p in self.pdus:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def event(self, now, kind, detail=None):
+        if len(self.events) < _MAX_EVENTS:
+            self.events.append((now, kind, detail))
+        else:
+            self.dropped_events += 1
+
+    def count(self, reason):
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    def unicast(self, node, msg, now):
+        # Queues an ISO-TP message to `node` (the master is node 0).
+        rx_id = to_master_id(node) if self.role == "master" else to_slave_id(self.node)
+        ch = self._channels[rx_id]
+        if len(ch.queue) >= _MAX_QUEUED:
+            ch.queue.pop(0)  # a retry supersedes what is still waiting
+        ch.queue.append(msg)
+
+    def broadcast(self, can_id, data):
+        self._out.append((can_id, bytes(data), False))
+
+    def install(self, epoch, k_epoch, active, now, floors=()):
+        # New epoch keys: pending (accepted, not yet sent with) or, for a
+        # node joining an active epoch, current at once.
+        keys = EpochKeys(epoch, k_epoch, self.cluster_ids)
+        if active:
+            self._retire_alt()
+            old, self.current = self.current, keys
+            keys.since_ms = now
+            floor = {}
+            for index, fv in floors:
+                floor[index] = fv
+            for pdu in self.pdus:
+                start = floor.get(pdu.index, 0)
+                ep = pdu.tx or pdu.rx
+                ep.key, ep.fvm = keys.clusters[pdu.cluster], pdu.fvm(1, start)
+                pdu.high_fv = start
+            if old is not None:
+                old.zeroise()
+        else:
+            self._retire_alt()
+            self.alt, self.alt_pending = keys, True
+            for pdu in self.pdus:
+                if pdu.rx is not None:
+                    pdu.rx.alt_key, pdu.rx.alt_fvm = keys.clusters[pdu.cluster], pdu.fvm(1)
+        self.event(now, "key_installed", epoch)
+
+    def activate(self, now):
+        # The switch to the pending epoch: send with it from now on; keep the
+        # old keys for the grace period.
+        if self.alt is None or not self.alt_pending:
+            return False
+        keys = self.alt
+        self.alt, self.current = self.current, keys
+        self.alt_pending = False
+        keys.since_ms = now
+        self.grace_until = now + self.timing["grace_ms"]
+        for pdu in self.pdus:
+            pdu.high_fv = 0
+            if pdu.tx is not None:
+                pdu.tx.key, pdu.tx.fvm = keys.clusters[pdu.cluster], pdu.fvm()
+            else:
+                pdu.rx.swap_keys()
+        self.event(now, "epoch_active", keys.epoch)
+        return True
+
+    def _drain(self, ch, now):
+        if ch.queue and not ch.conn.sender.busy():
+            ch.conn.send(ch.queue.pop(0), now)
+        for frame in ch.conn.poll(now):
+            self._out.append((ch.tx_id, bytes(frame), False))
+
+    def _retire_alt(self):
+        if self.alt is None:
+            return
+        for pdu in self.pdus:
+            if pdu.rx is not None:
+                pdu.rx.alt_key = pdu.rx.alt_fvm = None
+        self.alt.zeroise()
+        self.alt = None
+        self.alt_pending = False
+
+    def _verify(self, pdu, data, now):
+        rx = pdu.rx
+        reason = rx.verify(data, len(data))
+        if reason:
+            self.count(secoc.REASONS[reason])
+            return reason
+        self.verified += 1
+        if rx.used_alt:
+            if self.alt_pending:
+                # Only senders that activated use the pending key.
+                self.rekey.on_implicit_activation(now)
+        else:
+            if self.current is not None:
+                self.current.frames += 1
+            if rx.fv > pdu.high_fv:
+                pdu.high_fv = rx.fv
+        if self.on_payload is not None:
+            self.on_payload(pdu, memoryview(data)[rx.payload_off:rx.payload_off + rx.payload_len])
+        return 0
+
+    def _module_results(self, now):
+        while True:
+            result = self.module.next_result()
+            if result is None:
+                return
+            self.rekey.on_key(result, now)
