@@ -5,12 +5,6 @@ import json
 
 from host_tools.errors import UserError
 
-DEFAULT_GRACE_MS = 500
-# Extra freshness candidates a receiver tries after the first (frames lost
-# in a row: (attempts + 1) * 2**tx_fv_bits).
-RX_ATTEMPTS = 2
-
-
 
 def _read_json(path, what):
     try:
@@ -60,70 +54,43 @@ def load_keys(path):
     return keys
 
 
-class PduConfig:
-    __slots__ = ("index", "name", "can_id", "cluster", "data_id", "length", "profile", "fv_bits",
-                 "fd", "sender")
-
-
 def load_config(path):
     """The node configuration (docs/rekey-protocol.md): returns (pdus, auth_keys,
-    grace_ms) with pdus in configuration order (their PDU indexes)."""
+    grace_ms); pdus are keyagent.agent.Pdu objects in configuration order
+    (their PDU indexes), each with the receiver (SecOCRx) an ECU builds."""
     doc = _read_json(path, "configuration")
     return parse_config(doc, path)
 
 
 def parse_config(doc, where="configuration"):
+    from keyagent.agent import DEFAULT_TIMING, Pdu
+
     if not isinstance(doc, dict) or not isinstance(doc.get("clusters"), list):
         raise UserError("%s: no \"clusters\" list" % where)
     auth = {}
+    pdus = []
     try:
         if doc.get("role") == "slave" and "auth_key" in doc:
             auth[int(doc["node"])] = _hex(doc["auth_key"], "%s: auth_key" % where, (16,))
         for s in doc.get("slaves", ()):
             auth[int(s["node"])] = _hex(s["auth_key"], "%s: auth_key of node %s" % (where, s["node"]), (16,))
-        pdus = []
         for cluster in doc["clusters"]:
-            for p in cluster["pdus"]:
-                c = PduConfig()
-                c.index = len(pdus)
-                c.name = str(p["name"])
-                c.can_id = int(p["can_id"])
-                c.cluster = int(cluster["id"])
-                c.data_id = int(p["data_id"])
-                c.length = int(p["length"])
-                c.profile = int(p["profile"])
-                c.fv_bits = p.get("fv_bits")
-                c.fd = bool(p.get("fd", False))
-                c.sender = p.get("sender")
-                pdus.append(c)
-        grace_ms = int(doc.get("timing", {}).get("grace_ms", DEFAULT_GRACE_MS))
-    except (KeyError, TypeError, ValueError) as e:
+            for spec in cluster["pdus"]:
+                name = spec.get("name", "#%d" % len(pdus))
+                try:
+                    # node None: the observer sends nothing, it receives every PDU
+                    pdus.append(Pdu(len(pdus), int(cluster["id"]), spec, None))
+                except ValueError as e:
+                    raise UserError("%s: PDU %s: %s" % (where, name, e)) from None
+        grace_ms = int(doc.get("timing", {}).get("grace_ms", DEFAULT_TIMING["grace_ms"]))
+    except (KeyError, TypeError, AttributeError) as e:
         raise UserError("%s: malformed (%s %s)" % (where, type(e).__name__, e)) from None
+    except ValueError as e:
+        raise UserError("%s: malformed (%s)" % (where, e)) from None
     ids = [p.can_id for p in pdus]
     if len(set(ids)) != len(ids):
         raise UserError("%s: two PDUs share a CAN ID" % where)
-    for p in pdus:
-        try:
-            make_receiver(p)
-        except (KeyError, ValueError) as e:
-            raise UserError("%s: PDU %s: %s" % (where, p.name, e)) from None
     return pdus, auth, grace_ms
-
-
-def make_receiver(pdu):
-    """The SecOCRx a receiving ECU builds for a configured PDU (no key yet)."""
-    from keyagent.secoc import SecOCRx, layout_for_profile
-
-    layout = layout_for_profile(pdu.profile, pdu.data_id, pdu.length, fv_bits=pdu.fv_bits, fd=pdu.fd)
-    return SecOCRx(layout, fresh_freshness(layout))
-
-
-def fresh_freshness(layout, attempts=RX_ATTEMPTS):
-    from keyagent.freshness import CounterFreshness
-
-    if not layout.fv_bits:
-        return None
-    return CounterFreshness(layout.fv_bits, layout.tx_fv_bits, attempts)
 
 
 def load_dbcs(paths):

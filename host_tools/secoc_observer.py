@@ -15,7 +15,6 @@
 # DELIVER carries K_epoch in SHE M2 (readable when the configuration holds
 # that slave's K_auth), ACTIVATE (or the first frame under the pending key)
 # switches. It never sends anything. Keys never reach any output.
-from host_tools.observer_inputs import make_receiver, fresh_freshness
 
 ACTIVATE_ID = 0x6F0
 M2S_BASE = 0x700  # master to slave `node`: 0x700 + node
@@ -87,12 +86,13 @@ class Event:
 
 
 class _Pdu:
-    # One configured PDU as the observer receives it.
+    # One configured PDU as the observer receives it: the agent's own Pdu
+    # (layout, receiver, freshness managers) and whether its counter is known.
     __slots__ = ("cfg", "rx", "unsynced")
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.rx = make_receiver(cfg)
+        self.rx = cfg.rx
         self.unsynced = False
 
 
@@ -144,7 +144,7 @@ class Observer:
     def _install(self, epoch, alt, unsynced=False):
         for p in self._pdus.values():
             key = self._cluster_key(epoch, p.cfg.cluster)
-            fvm = fresh_freshness(p.rx.layout)
+            fvm = p.cfg.fvm(1)  # as keyagent.agent gives its receivers
             if alt:
                 p.rx.alt_key, p.rx.alt_fvm = key, fvm
             else:
