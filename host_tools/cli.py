@@ -17,6 +17,8 @@ COMMANDS = (
     "emulate",
     "monitor",
     "trace",
+    "flash",
+    "provision",
 )
 
 

@@ -6,7 +6,7 @@ import json
 from host_tools.errors import UserError
 
 
-def _read_json(path, what):
+def read_json(path, what):
     try:
         with open(path) as f:
             return json.load(f)
@@ -36,7 +36,7 @@ class Keys:
 
 
 def load_keys(path):
-    doc = _read_json(path, "key file")
+    doc = read_json(path, "key file")
     if not isinstance(doc, dict) or set(doc) - {"qkd_keys", "epoch_keys"}:
         raise UserError("key file %s: expected an object with qkd_keys and/or epoch_keys" % path)
     keys = Keys()
@@ -58,7 +58,7 @@ def load_config(path):
     """The node configuration (docs/rekey-protocol.md): returns (pdus, auth_keys,
     grace_ms); pdus are keyagent.agent.Pdu objects in configuration order
     (their PDU indexes), each with the receiver (SecOCRx) an ECU builds."""
-    doc = _read_json(path, "configuration")
+    doc = read_json(path, "configuration")
     return parse_config(doc, path)
 
 
