@@ -30,7 +30,7 @@ The keys are written to the board and never printed.
 
 def add_subparser(subparsers):
     parser = subparsers.add_parser(
-        "provision", help="write an ECU's identity, role, clusters, SHE keys and module port to a board",
+        "provision", help="write an ECU's identity, keys and module port to a board",
         description="Write the node configuration (identity, role, cluster membership, SHE "
                     "authentication keys, optical module port) to the board as %s." % AGENT_FILE,
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
