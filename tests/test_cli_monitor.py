@@ -138,3 +138,20 @@ def test_port_that_does_not_open_is_one_error_line(inputs, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot open no-such-interface bus can0: ") and err.count("\n") == 1
+
+
+def test_bus_options_reach_python_can(inputs, capsys, monkeypatch):
+    # What python-can is asked for; the CanError it raises is a one-line error.
+    asked = []
+
+    def refusing_bus(**kwargs):
+        asked.append(kwargs)
+        raise can.CanInitializationError("no such adapter")
+
+    monkeypatch.setattr(can, "Bus", refusing_bus)
+    argv = _argv(inputs, "--interface", "pcan", "--channel", "PCAN_USBBUS1", "--bitrate", "500000",
+                 "--fd", "--data-bitrate", "2000000") + ["--duration", "1"]
+    assert main(argv) == 2
+    assert asked == [{"interface": "pcan", "channel": "PCAN_USBBUS1", "bitrate": 500000, "fd": True,
+                      "data_bitrate": 2000000}]
+    assert capsys.readouterr().err == "error: cannot open pcan bus PCAN_USBBUS1: no such adapter\n"
