@@ -154,7 +154,7 @@ def test_join_mid_epoch_with_epoch_key_from_key_file():
     obs = _observer(Keys({B.Q1_ID: B.Q1}))
     for f in B.build()[:6]:  # ANNOUNCE(1): first frame, flow control, 4 consecutive frames
         obs.on_frame(*f)
-    assert obs.alt == 1 and obs.alt_role == "pending"
+    assert obs.epochs.alt == 1 and obs.epochs.alt_role == "pending"
     assert [obs.on_frame(*f) for f in frames] == ["mac_mismatch"] * 3
 
 
