@@ -17,7 +17,7 @@ from emulator.qkd_pair import ModulePair
 from emulator.traffic import Traffic, load_app_messages
 
 SAMPLE_NS = 100 * MS
-_BACKGROUND_BASE_ID = 0x600
+_BACKGROUND_BASE_ID = 0x790  # below everything else in priority: load that yields
 
 
 class Stats:
@@ -157,7 +157,7 @@ class Vehicle:
             gap = int(per_frame / missing)
 
             def tick():
-                node.send(_BACKGROUND_BASE_ID + rng.randrange(0x80), bytes(rng.randrange(256) for _ in range(8)))
+                node.send(_BACKGROUND_BASE_ID + rng.randrange(0x60), rng.getrandbits(64).to_bytes(8, "big"))
                 self.clock.call_later(gap // 2 + rng.randrange(gap), tick)
 
             self.clock.call_at(rng.randrange(gap), tick)

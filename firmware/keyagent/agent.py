@@ -99,6 +99,7 @@ class KeyAgent:
         self._out = []
         self._frame = bytearray(64)
         self._channels = {}
+        self._busy = set()  # channels with a message queued or a transfer under way
         if self.role == "master":
             from keyagent.rekey_master import RekeyMaster
 
@@ -160,19 +161,19 @@ class KeyAgent:
         if self.alt is not None and not self.alt_pending and now >= self.grace_until:
             self._retire_alt()
         self.rekey.poll(now)
-        for ch in self._channels.values():
+        for ch in list(self._busy):
             self._drain(ch, now)
 
     def next_timer(self, now):
         t = self.rekey.next_timer(now)
         if self.alt is not None and not self.alt_pending:
             t = min(t, self.grace_until)
-        for ch in self._channels.values():
+        for ch in self._busy:
             d = ch.conn.next_deadline_ms()
             if d is not None:
                 t = min(t, d)
-            if ch.queue:
-                t = min(t, now)
+            if ch.queue and not ch.conn.sender.busy():
+                t = min(t, now)  # a busy sender's own deadline is above
         if self.module is not None:
             d = self.module.next_timer(now)
             if d >= 0:
@@ -208,6 +209,7 @@ class KeyAgent:
         if len(ch.queue) >= _MAX_QUEUED:
             ch.queue.pop(0)  # a retry supersedes what is still waiting
         ch.queue.append(msg)
+        self._busy.add(ch)
 
     def broadcast(self, can_id, data):
         self._out.append((can_id, bytes(data), False))
@@ -262,6 +264,11 @@ class KeyAgent:
             ch.conn.send(ch.queue.pop(0), now)
         for frame in ch.conn.poll(now):
             self._out.append((ch.tx_id, bytes(frame), False))
+        # Only channels with work are polled and asked for timers.
+        if ch.queue or ch.conn.next_deadline_ms() is not None:
+            self._busy.add(ch)
+        else:
+            self._busy.discard(ch)
 
     def _retire_alt(self):
         if self.alt is None:

@@ -14,7 +14,6 @@ _FAR = 3600000
 _ANNOUNCE_TRIES = 5  # then a direct slave gets DELIVER instead
 _ACTIVATE_REPEATS = 3
 _ACTIVATE_GAP_MS = 20
-_FLOOR_MARGIN = 1024
 _KEY_BITS = 256
 
 
@@ -176,8 +175,15 @@ class RekeyMaster:
                                  bytes(keys.k_epoch), counter, 0)
         floors = []
         if active:
+            # The joining slave accepts only values above what we have seen,
+            # and sends its own PDUs from a little above it: a margin for its
+            # frames we missed, within what receivers rebuild from the
+            # truncated bits (half their window).
             for pdu in a.pdus:
-                floors.append((pdu.index, pdu.high_fv + _FLOOR_MARGIN))
+                margin = 0
+                if pdu.sender == s.node and pdu.layout.tx_fv_bits:
+                    margin = 1 << (pdu.layout.tx_fv_bits - 1)
+                floors.append((pdu.index, pdu.high_fv + margin))
         msg = msgs.deliver(s.auth, s.node, keys.epoch, active, s.update.m1, s.update.m2,
                            s.update.m3, floors)
         s.sent_deliver = (keys.epoch, active, msg)
