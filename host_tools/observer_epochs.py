@@ -215,10 +215,12 @@ class EpochFollower:
             self._set_pending(epoch)
             if active:
                 self.switch(t, "deliver")
-        # A joining slave sends its own PDUs from the floor on.
+        # The floors say where the counters stand (the joining slave sends
+        # its own PDUs from there on): raised to, never lowered below what
+        # the observer has verified itself.
         for index, floor in floors:
             for p in self._pdus:
-                if p.cfg.index == index and p.cfg.sender == node:
+                if p.cfg.index == index:
                     fvm = p.rx.fvm if epoch == self.current else p.rx.alt_fvm if epoch == self.alt else None
                     if fvm is not None and fvm.last < floor:
                         fvm.restart(floor)

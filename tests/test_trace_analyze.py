@@ -219,3 +219,37 @@ def test_corrupt_blf_is_a_user_error(files, tmp_path, capsys):
     assert main(["trace", "analyze", str(bad), "--config", files["config"]]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: %s is not a readable trace: " % bad) and err.count("\n") == 1
+
+
+def test_active_deliver_with_floors_joins_a_running_epoch():
+    # A slave rejoins epoch 1 (JOIN, DELIVER active with freshness floors):
+    # the observer, with no key file, reads K_epoch from M2 and starts the
+    # counters at the floors, so frames far into the epoch verify at once.
+    from keyagent import rekey_msgs as R, she
+    from keyagent.cmac import Cmac
+
+    k1 = R.epoch_key(B.Q1, 1)
+    brake, steer = (B._Sender(p) for p in B.CONFIG["clusters"][0]["pdus"])
+    brake.rekey(k1, 1)
+    steer.rekey(k1, 1)
+    brake.tx.fvm.counter = 100  # master saw up to 100
+    steer.tx.fvm.counter = 1000 + 128  # the joining slave 2 resumes at its floor
+    m1, m2, m3, _, _ = she.update_messages(B.UID2, she.KEY_1, she.MASTER_ECU_KEY, B.AUTH[2], k1, 1 << 4, 0)
+    auth2 = Cmac(B.AUTH[2])
+    mgmt = B.isotp_frames(0x742, 0x702, R.join(auth2, 2, 0))
+    mgmt += B.isotp_frames(0x702, 0x742, R.deliver(auth2, 2, 1, True, m1, m2, m3, [(0, 100), (1, 1128)]))
+    frames = [(i * 0.001, can_id, data) for i, (can_id, data) in enumerate(mgmt)]
+    for i in range(3):
+        frames.append((1 + i * 0.01,) + brake.frame(bytes(4)))
+        frames.append((1.005 + i * 0.01,) + steer.frame(bytes(4)))
+    obs = _observer()
+    verdicts = [obs.on_frame(*f) for f in frames]
+    assert verdicts[-6:] == ["ok"] * 6
+    assert [(e.kind, e.epoch, e.node, e.detail) for e in obs.events] == [
+        ("join", 0, 2, ""), ("deliver", 1, 2, "mac ok, active, key known"), ("switch", 1, None, "deliver")]
+    # without the floors the same frames are far outside the receivers' window
+    obs = _observer()
+    no_floors = B.isotp_frames(0x702, 0x742, R.deliver(auth2, 2, 1, True, m1, m2, m3, []))
+    for f in [(i * 0.001, c, d) for i, (c, d) in enumerate(no_floors)]:
+        obs.on_frame(*f)
+    assert [obs.on_frame(*f) for f in frames[-6:]] == ["mac_mismatch"] * 6
