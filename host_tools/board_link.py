@@ -64,14 +64,14 @@ class BoardLink:
         lines = [line for line in str(detail).strip().splitlines() if line.strip()]
         raise UserError("%s: %s failed: %s" % (self.port, what, lines[-1] if lines else type(e).__name__)) from None
 
-    def exec(self, code):
+    def exec(self, code, what="running code"):
         """Run code on the board; returns what it printed (bytes)."""
         from mpremote.transport import TransportError, TransportExecError
 
         try:
             return self._t.exec(code)
         except (TransportExecError, TransportError, OSError) as e:
-            self._fail("running code", e)
+            self._fail(what, e)
 
     def mkdirs(self, path):
         # Every directory of path, like os.makedirs(exist_ok=True).

@@ -107,6 +107,16 @@ def test_provision_slave_with_module_port_on_a_bare_board(board, tmp_path, capsy
         "qkd-secoc flash first\n" % board.port)
 
 
+def test_flash_for_another_architecture_fails_the_import_check(board, tmp_path, capsys):
+    # An armv7emsp build (an STM32 board's) does not load on the x64 unix port.
+    d = tmp_path / "arm" / "CORTEX_M4"
+    d.mkdir(parents=True)
+    (d / "board.json").write_text(json.dumps(dict(BOARD, board="CORTEX_M4", mpy_march="armv7emsp")))
+    assert main(["flash", "CORTEX_M4", "--port", board.port, "--boards", str(tmp_path / "arm")]) == 2
+    assert capsys.readouterr() == ("", "error: %s: import keyagent.secoc (built for armv7emsp) failed: "
+                                       "ValueError: incompatible .mpy arch\n" % board.port)
+
+
 def test_user_mistakes(board, boards, tmp_path, capsys, monkeypatch):
     cfg = tmp_path / "bad.json"
     bad = json.loads(json.dumps(B.CONFIG))

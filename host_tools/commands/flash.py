@@ -117,7 +117,8 @@ def run(args):
             total += len(data)
         link.write_file_atomic("board.json", (json.dumps(board, indent=2) + "\n").encode())
         link.exec("import sys\nfor m in [k for k in sys.modules if k.startswith(%r)]:\n del sys.modules[m]\n"
-                  "import %s" % (PACKAGE, CHECK_IMPORT))
+                  "import %s" % (PACKAGE, CHECK_IMPORT),
+                  "import %s (built for %s)" % (CHECK_IMPORT, march))
     out = sys.stdout
     out.write("compiled %d modules for %s (mpy-cross -march=%s)\n" % (
         sum(1 for d, _ in files if d.endswith(".mpy")), args.board, march))
