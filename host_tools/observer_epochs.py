@@ -30,8 +30,9 @@ class EpochFollower:
         self._pdus = pdus
         self._auth = {n: Cmac(k) for n, k in auth_keys.items()}
         self._she_k1 = {n: she.kdf(k, she.KEY_UPDATE_ENC_C) for n, k in auth_keys.items()}
-        self._qkd_keys = dict(keys.qkd_keys)
-        self._epoch_keys = dict(keys.epoch_keys)
+        self._keys = keys  # the key file (observer_inputs.Keys), asked again on a miss
+        self._epoch_keys = dict(keys.epoch_keys)  # epoch -> K_epoch, as learnt
+        self._announced = {}  # epoch -> the QKD key ID its ANNOUNCE named
         self._cluster_keys = {}  # (epoch, cluster) -> Cmac
         self._isotp = {}  # CAN ID -> IsoTpReceiver
         self.grace_s = grace_s
@@ -91,8 +92,25 @@ class EpochFollower:
         for ek in [ek for ek in self._cluster_keys if ek[0] == old]:
             self._cluster_keys.pop(ek).zeroise()
 
+    def _known(self, epoch):
+        # Is K_epoch known (from the key file, possibly re-read, or derived
+        # from the QKD key an ANNOUNCE named)?
+        if epoch in self._epoch_keys:
+            return True
+        from keyagent import rekey_msgs
+
+        k = self._keys.epoch_key(epoch)
+        if k is None and epoch in self._announced:
+            q = self._keys.qkd_key(self._announced[epoch])
+            if q is not None:
+                k = rekey_msgs.epoch_key(q, epoch)
+        if k is None:
+            return False
+        self._epoch_keys[epoch] = k
+        return True
+
     def _set_pending(self, epoch):
-        if epoch not in self._epoch_keys:
+        if not self._known(epoch):
             return
         if (self.current is not None and epoch <= self.current) or (epoch == self.alt and self.alt_role == "pending"):
             return
@@ -127,10 +145,10 @@ class EpochFollower:
         if len(data) != 8 or data[0] != rekey_msgs.ACTIVATE:
             return "malformed_length", None
         epoch = rekey_msgs.get32(data, 1)
-        k_epoch = self._epoch_keys.get(epoch)
-        if k_epoch is None:
+        if not self._known(epoch):
             self.events.append(Event(t, "activate", epoch, None, "no key"))
             return "no_key", epoch
+        k_epoch = self._epoch_keys[epoch]
         mgmt = Cmac(rekey_msgs.mgmt_key(k_epoch, epoch))
         ok = rekey_msgs.check_activate(mgmt, data, 8)
         mgmt.zeroise()
@@ -179,11 +197,8 @@ class EpochFollower:
             if body is None:
                 self.events.append(Event(t, kind, epoch, node, auth))
                 return
-            if epoch not in self._epoch_keys:
-                q = self._qkd_keys.get(bytes(body[5:21]))
-                if q is not None:
-                    self._epoch_keys[epoch] = R.epoch_key(q, epoch)
-            known = "key known" if epoch in self._epoch_keys else "key unknown"
+            self._announced[epoch] = bytes(body[5:21])
+            known = "key known" if self._known(epoch) else "key unknown"
             self.events.append(Event(t, kind, epoch, node, auth + ", " + known))
             self._set_pending(epoch)
         elif msg[0] == R.DELIVER:
@@ -202,7 +217,7 @@ class EpochFollower:
         from keyagent import she
 
         k1 = self._she_k1.get(node)
-        if k1 is not None and auth == "mac ok" and epoch not in self._epoch_keys:
+        if k1 is not None and auth == "mac ok" and not self._known(epoch):
             counter, flags, key = she.decrypt_m2(k1, m2)
             if counter >> 4 == epoch:
                 self._epoch_keys[epoch] = bytes(key)

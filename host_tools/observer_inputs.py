@@ -2,6 +2,7 @@
 # configuration (docs/rekey-protocol.md), the key file and the DBC files.
 # Every mistake in them is a UserError naming the file, never a key.
 import json
+import os
 
 from host_tools.errors import UserError
 
@@ -28,14 +29,49 @@ def _hex(text, what, length=None):
 
 class Keys:
     """The key file: {"qkd_keys": {"<key ID hex>": "<QKD key hex>"},
-    "epoch_keys": {"<epoch>": "<K_epoch hex>"}}; both parts optional."""
+    "epoch_keys": {"<epoch>": "<K_epoch hex>"}}; both parts optional. A key
+    asked for and not found makes it re-read the file if the file changed
+    since (a running emulator adds the keys it draws)."""
 
-    def __init__(self, qkd_keys=None, epoch_keys=None):
+    def __init__(self, qkd_keys=None, epoch_keys=None, path=None):
         self.qkd_keys = dict(qkd_keys or {})
         self.epoch_keys = dict(epoch_keys or {})
+        self.path = path
+        self._mtime = _mtime(path) if path else None
+
+    def qkd_key(self, key_id):
+        key_id = bytes(key_id)
+        if key_id not in self.qkd_keys:
+            self.refresh()
+        return self.qkd_keys.get(key_id)
+
+    def epoch_key(self, epoch):
+        if epoch not in self.epoch_keys:
+            self.refresh()
+        return self.epoch_keys.get(epoch)
+
+    def refresh(self):
+        if self.path is None or _mtime(self.path) == self._mtime:
+            return
+        try:
+            fresh = load_keys(self.path)
+        except UserError:
+            return  # caught mid-write, or broken: keep what we have, try again later
+        self.qkd_keys.update(fresh.qkd_keys)
+        self.epoch_keys.update(fresh.epoch_keys)
+        self._mtime = fresh._mtime
+
+
+def _mtime(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 def load_keys(path):
+    mtime = _mtime(path)  # before reading: a change while we read shows next time
     doc = read_json(path, "key file")
     if not isinstance(doc, dict) or set(doc) - {"qkd_keys", "epoch_keys"}:
         raise UserError("key file %s: expected an object with qkd_keys and/or epoch_keys" % path)
@@ -51,6 +87,8 @@ def load_keys(path):
         if not 0 <= e <= 0xFFFFFFFF:
             raise UserError("key file: epoch %d is not 32 bits" % e)
         keys.epoch_keys[e] = _hex(key, "key file: the key of epoch %d" % e, (16,))
+    keys.path = path
+    keys._mtime = mtime
     return keys
 
 

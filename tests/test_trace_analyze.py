@@ -253,3 +253,25 @@ def test_active_deliver_with_floors_joins_a_running_epoch():
     for f in [(i * 0.001, c, d) for i, (c, d) in enumerate(no_floors)]:
         obs.on_frame(*f)
     assert [obs.on_frame(*f) for f in frames[-6:]] == ["mac_mismatch"] * 6
+
+
+def test_key_file_read_again_when_it_grows(tmp_path):
+    # A monitor started with the emulator's key file before the first key
+    # was drawn: the file is re-read when ACTIVATE names an epoch whose
+    # announced key ID it did not have.
+    from host_tools.observer_inputs import load_keys
+
+    path = tmp_path / "keys.json"
+    path.write_text('{"qkd_keys": {}}')
+    obs = Observer(parse_config(B.CONFIG), load_keys(str(path)))
+    frames = B.build()
+    first_activate = next(i for i, f in enumerate(frames) if f[1] == 0x6F0)
+    for f in frames[:first_activate]:
+        obs.on_frame(*f)
+    path.write_text(json.dumps(B.KEYS))
+    for f in frames[first_activate:]:
+        obs.on_frame(*f)
+    assert obs.events[0].detail == "mac ok, key unknown"
+    assert (obs.events[2].kind, obs.events[2].detail, obs.events[3].kind) == ("activate", "ok", "switch")
+    assert obs.messages[(0xB0, False)].verdicts == VERDICTS["BrakePedal"]
+    assert obs.messages[(0xC0, False)].verdicts == VERDICTS["SteeringAngle"]

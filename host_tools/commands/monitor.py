@@ -26,7 +26,8 @@ stale_freshness, other), the last verdict and the last verified frame's
 signals; then the epoch state and the latest rekey events (ANNOUNCE, ACK,
 DELIVER, ACTIVATE, switch, end of grace). It never sends a frame. It follows
 rekeys with the key file ({"qkd_keys": {"<key ID hex>": "<key hex>"},
-"epoch_keys": {"<epoch>": "<K_epoch hex>"}}) and the slaves' K_auth from the
+"epoch_keys": {"<epoch>": "<K_epoch hex>"}}, read again when a key is
+missing and the file changed) and the slaves' K_auth from the
 configuration; keys are never printed. Stop with Ctrl-C, --once N or
 --duration S.
 """
