@@ -98,3 +98,21 @@ def test_trace_analyze_agrees_with_the_emulated_ecus(tmp_path, capsys):
     kinds = [e["event"] for e in result["events"]]
     assert kinds.count("switch") == 4 and result["epoch"]["current"] == summary["epoch"] == 4
     assert kinds.count("grace_end") == 3
+    # and the emulator's key-management frames decode with can_dbc/keymgmt.dbc
+    import can
+
+    km = cantools.database.load_file(os.path.join(ROOT, "can_dbc", "keymgmt.dbc"), strict=True)
+    pci, types = {}, {}
+    for msg in can.LogReader(trace):
+        if msg.arbitration_id == 0x6F0 or 0x700 < msg.arbitration_id < 0x780:
+            got = km.decode_message(msg.arbitration_id, bytes(msg.data))
+            if msg.arbitration_id == 0x6F0:
+                assert got["Activate_Type"] == "ACTIVATE"
+                continue
+            pci[str(got["PCI_Type"])] = pci.get(str(got["PCI_Type"]), 0) + 1
+            if got["PCI_Type"] == "FirstFrame":
+                types[str(got["FF_MsgType"])] = types.get(str(got["FF_MsgType"]), 0) + 1
+    assert set(pci) == {"FirstFrame", "ConsecutiveFrame", "FlowControl"}
+    assert pci["FirstFrame"] == pci["FlowControl"]  # one FC per FF: block size 0
+    assert set(types) == {"JOIN", "ANNOUNCE", "ACK", "DELIVER", "DELIVERED"}
+    assert types["ANNOUNCE"] == kinds.count("announce") and types["DELIVER"] == kinds.count("deliver")
