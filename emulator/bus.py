@@ -125,6 +125,7 @@ class CanBus:
         self.stuffing = stuffing
         self.nodes = []
         self._routes = {}  # can_id -> nodes whose filter accepts it (cached)
+        self.monitors = []  # monitor(frame) for every frame on the wire (trace loggers)
         self.loss_hooks = []
         self.bit_error_hooks = []
         self._pending = []  # heap of (arbitration key, seq, frame)
@@ -230,6 +231,8 @@ class CanBus:
             sender.sent += 1
             if sender.tec:
                 sender.tec -= 1
+        for monitor in self.monitors:
+            monitor(frame)  # loggers see every frame on the wire, lost or not
         # replies queued from receive() join the arbitration below, not a new event
         self._arbitration_due = True
         can_id = frame.can_id

@@ -190,11 +190,11 @@ class Vehicle:
     def record_trace(self):
         self.trace = []
 
-        def record(frame, is_rx):
+        def record(frame):
             self.trace.append((frame.timestamp, frame.can_id, bytes(frame.data), frame.fd,
                                frame.sender.name if frame.sender is not None else ""))
 
-        self.bus.attach("trace", record)
+        self.bus.monitors.append(record)
 
     def on_epoch(self, ecu, epoch):
         if epoch is not None:

@@ -53,11 +53,11 @@ class Pdu:
 
 class _Channel:
     # One ISO-TP connection with a short queue of messages to send.
-    def __init__(self, tx_id):
+    def __init__(self, tx_id, max_rx):
         self.tx_id = tx_id
         # Short ISO-TP timeouts: the rekey protocol retries on its own.
         self.conn = IsoTpConnection(IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS),
-                                    IsoTpReceiver(256, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
+                                    IsoTpReceiver(max_rx, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
         self.queue = []
 
 
@@ -104,13 +104,14 @@ class KeyAgent:
             from keyagent.rekey_master import RekeyMaster
 
             self.rekey = RekeyMaster(self, config)
-            for node in self.rekey.slaves:
-                self._channels[to_master_id(node)] = _Channel(to_slave_id(node))
+            for node in self.rekey.slaves:  # slaves send at most 53 bytes (DELIVERED)
+                self._channels[to_master_id(node)] = _Channel(to_slave_id(node), 64)
         else:
             from keyagent.rekey_slave import RekeySlave
 
             self.rekey = RekeySlave(self, config)
-            self._channels[to_slave_id(self.node)] = _Channel(to_master_id(self.node))
+            # A DELIVER carries 5 bytes of freshness floor per PDU.
+            self._channels[to_slave_id(self.node)] = _Channel(to_master_id(self.node), 80 + 5 * (index + 1))
 
     # What the caller drives.
 

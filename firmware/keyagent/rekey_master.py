@@ -21,7 +21,6 @@ class _Slave:
     def __init__(self, spec):
         self.node = spec["node"]
         self.auth_key = bytes.fromhex(spec["auth_key"])
-        self.auth = Cmac(self.auth_key)
         self.has_module = spec.get("module", False)
         self.uid = she_uid(self.node)
         self.deliveries = {}  # epoch -> DELIVERs sent (the SHE counter's low bits)
@@ -31,6 +30,11 @@ class _Slave:
         self.tries = 0
         self.next_try = 0
         self.by_deliver = False
+
+    def auth(self):
+        # A CMAC context costs hundreds of bytes: built per message (they are
+        # rare) rather than held for every slave.
+        return Cmac(self.auth_key)
 
 
 class RekeyMaster:
@@ -155,7 +159,7 @@ class RekeyMaster:
             else:
                 self._deliver(s, a.alt, False, now)
         else:
-            a.unicast(s.node, msgs.announce(s.auth, s.node, self.epoch, self.key_id), now)
+            a.unicast(s.node, msgs.announce(s.auth(), s.node, self.epoch, self.key_id), now)
         s.tries += 1
         s.next_try = now + a.timing["retry_ms"]
 
@@ -184,7 +188,7 @@ class RekeyMaster:
                 if pdu.sender == s.node and pdu.layout.tx_fv_bits:
                     margin = 1 << (pdu.layout.tx_fv_bits - 1)
                 floors.append((pdu.index, pdu.high_fv + margin))
-        msg = msgs.deliver(s.auth, s.node, keys.epoch, active, s.update.m1, s.update.m2,
+        msg = msgs.deliver(s.auth(), s.node, keys.epoch, active, s.update.m1, s.update.m2,
                            s.update.m3, floors)
         s.sent_deliver = (keys.epoch, active, msg)
         a.unicast(s.node, msg, now)
@@ -230,7 +234,7 @@ class RekeyMaster:
             else:
                 a.count("rekey_bad_mac")
         elif t == msgs.NACK:
-            body = msgs.open_sealed(s.auth, node, msg, 6)
+            body = msgs.open_sealed(s.auth(), node, msg, 6)
             if body is None or len(body) != 6:
                 a.count("rekey_bad_mac")
                 return
@@ -252,7 +256,7 @@ class RekeyMaster:
 
     def _join(self, s, msg, now):
         a = self.agent
-        body = msgs.open_sealed(s.auth, s.node, msg, 5)
+        body = msgs.open_sealed(s.auth(), s.node, msg, 5)
         if body is None or len(body) != 5:
             a.count("rekey_bad_mac")
             return
