@@ -116,3 +116,76 @@ def test_trace_analyze_agrees_with_the_emulated_ecus(tmp_path, capsys):
     assert pci["FirstFrame"] == pci["FlowControl"]  # one FC per FF: block size 0
     assert set(types) == {"JOIN", "ANNOUNCE", "ACK", "DELIVER", "DELIVERED"}
     assert types["ANNOUNCE"] == kinds.count("announce") and types["DELIVER"] == kinds.count("deliver")
+
+
+def test_live_monitor_on_the_running_vehicle(tmp_path, capsys):
+    # The vehicle in real time on a socketcand bus server, `qkd-secoc monitor`
+    # attached through python-can before the clock starts, and a key file
+    # the run extends (atomically) each time the master draws a QKD key: the
+    # monitor sees every frame, follows every rekey as it happens, and gives
+    # the receiving ECUs' verdicts.
+    import threading
+    import time
+
+    from emulator.bus_server import BusServer, _RAW
+
+    scenario_text = (SCENARIO % VEHICLE_DBC).replace("duration_s = 7", "duration_s = 3.5").replace(
+        "period_ms = 2000", "period_ms = 1500").replace("at_s = 3\nduration_s = 1", "at_s = 2\nduration_s = 0.5")
+    path = tmp_path / "live.toml"
+    path.write_text(scenario_text)
+    vehicle = Vehicle(scenario.load(str(path)), inline_only=True)
+    keys_path = tmp_path / "keys.json"
+    drawn = {}
+
+    def write_keys():
+        tmp = str(keys_path) + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"qkd_keys": drawn}, f)
+        os.replace(tmp, keys_path)
+
+    take = vehicle.pair.take_new_keys
+
+    def recording_take(side, count, size_bits=None):
+        keys = take(side, count, size_bits)
+        for key_id, key in keys:
+            drawn[bytes(key_id).hex()] = bytes(key).hex()
+        write_keys()
+        return keys
+
+    vehicle.pair.take_new_keys = recording_take
+    write_keys()
+    (tmp_path / "gateway.json").write_text(json.dumps(vehicle.configs[0]))
+    vehicle.record_trace()
+    server = BusServer(vehicle.bus, port=0)
+    out_json = str(tmp_path / "live.json")
+    result = {}
+    argv = ["monitor", "--interface", "socketcand", "--port", str(server.port), "--config",
+            str(tmp_path / "gateway.json"), "--keys", str(keys_path), "--duration", "6", "--refresh", "0",
+            "--json", out_json]
+    monitor = threading.Thread(target=lambda: result.setdefault("rc", main(argv)), daemon=True)
+    monitor.start()
+    try:
+        for _ in range(400):  # bounded: until the monitor is in raw mode
+            server.poll(0.01)
+            if any(c.state == _RAW for c in server.clients):
+                break
+        assert any(c.state == _RAW for c in server.clients)
+        time.sleep(server.settle_s)
+        server.run_realtime(duration_s=3.5)
+        monitor.join(20)
+    finally:
+        server.close()
+    assert not monitor.is_alive() and result["rc"] == 0
+    capsys.readouterr()
+    with open(out_json) as f:
+        live = json.load(f)
+    on_bus = {}
+    for frame in vehicle.trace:
+        on_bus[frame[1]] = on_bus.get(frame[1], 0) + 1
+    assert {m["id"]: m["frames"] for m in live["messages"]} == on_bus
+    summary = vehicle.summary()
+    secoc = {m["name"]: m["verdicts"] for m in live["messages"] if m["secoc"]}
+    assert sum(v.get("ok", 0) for v in secoc.values()) == summary["frames_sent"]
+    rejected = {k: n for k, n in secoc["BrakePedal"].items() if k != "ok"}
+    assert sum(rejected.values()) == summary["attacks_injected"] == 10
+    assert [e["event"] for e in live["events"]].count("switch") == summary["epoch"] == 3

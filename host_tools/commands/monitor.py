@@ -11,6 +11,10 @@ from host_tools.args import int_in
 from host_tools.commands.trace import add_observer_arguments, make_observer
 from host_tools.errors import UserError
 
+# socketcand servers (the emulator's bus server among them), read with the
+# CAN FD-capable host_tools.socketcand_bus
+SOCKETCAND = ("socketcand", "qkd_socketcand")
+
 EPILOG = """examples:
   # the emulator's bus server (emulator/bus_server.py) through socketcand
   qkd-secoc monitor --interface socketcand --host 127.0.0.1 --port 29536 \\
@@ -41,7 +45,8 @@ def add_subparser(subparsers):
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     bus = parser.add_argument_group("bus (python-can)")
     bus.add_argument("--interface", default="socketcand",
-                     help="python-can interface: socketcand, socketcan, virtual, pcan, ... (default socketcand)")
+                     help="python-can interface: socketcand (with CAN FD), socketcan, virtual, pcan, ... "
+                          "(default socketcand)")
     bus.add_argument("--channel", default="can0", help="channel (default can0)")
     bus.add_argument("--bitrate", type=int_in(1, 10_000_000), help="nominal bit rate, bit/s")
     bus.add_argument("--data-bitrate", type=int_in(1, 20_000_000), help="CAN FD data phase bit rate, bit/s")
@@ -66,7 +71,7 @@ def open_bus(args):
     import can
 
     kwargs = {"interface": args.interface, "channel": args.channel}
-    if args.interface == "socketcand":
+    if args.interface in SOCKETCAND:
         kwargs.update(host=args.host, port=args.port)
     if args.bitrate:
         kwargs["bitrate"] = args.bitrate
@@ -74,10 +79,16 @@ def open_bus(args):
         kwargs["fd"] = True
     if args.data_bitrate:
         kwargs["data_bitrate"] = args.data_bitrate
-    where = "%s:%d" % (args.host, args.port) if args.interface == "socketcand" else args.channel
-    if args.interface == "socketcand":
+    where = "%s:%d" % (args.host, args.port) if args.interface in SOCKETCAND else args.channel
+    if args.interface in SOCKETCAND:
         _probe_tcp(args.host, args.port, where)
     try:
+        if args.interface in SOCKETCAND:
+            # python-can 4.6's socketcand interface drops CAN FD frames
+            from host_tools.socketcand_bus import SocketcandFdBus
+
+            del kwargs["interface"]
+            return SocketcandFdBus(**kwargs)
         return can.Bus(**kwargs)
     except (can.CanError, OSError, ValueError, ImportError, NotImplementedError) as e:
         raise UserError("cannot open %s bus %s: %s" % (args.interface, where, e)) from None
