@@ -15,42 +15,11 @@ from keyagent.isotp import IsoTpConnection, IsoTpReceiver, IsoTpSender
 from keyagent.rekey_slave import she_uid
 from keyagent.she_store import SheKeyStore
 from keyagent.storage import MemoryStorage
+from vehicle_sim import FakeModule, KeyPool  # the stand-in module of the rekey tests
 
 SLAVES = 16
 GATEWAY_SLAVES = 2
 CLUSTERS = 8
-
-
-class Result:
-    def __init__(self, seq, key_id, key):
-        self.seq, self.status, self.key_id, self.key = seq, 0, key_id, key
-
-
-class Module:
-    # The master's module: a new 256-bit key per request.
-    def __init__(self):
-        self.results = []
-        self.seq = 0
-
-    def get_new_key(self, now, bits):
-        self.seq += 1
-        self.results.append(Result(self.seq, bytes(16), bytearray(range(32))))
-        return self.seq
-
-    def next_result(self):
-        return self.results.pop(0) if self.results else None
-
-    def receive_data(self, data):
-        pass
-
-    def data_to_send(self):
-        return b""
-
-    def handle_timers(self, now):
-        pass
-
-    def next_timer(self, now):
-        return -1
 
 
 def auth_key(node):
@@ -104,7 +73,7 @@ def config():
 def main():
     cfg = config()
     storage = MemoryStorage()
-    module = Module()
+    module = FakeModule(KeyPool(), 0)
     gc.collect()
     base = gc.mem_alloc()
     agent = KeyAgent(cfg, storage, module)

@@ -55,10 +55,12 @@ class ExternalEcu:
         self._reader.join(timeout_s)
 
 
-def run_realtime(vehicle, progress=None):
+def run_realtime(vehicle, progress=None, bus_port=0):
     exe = micropython_exe()
     duration = vehicle.scenario["duration_s"]
-    server = BusServer(vehicle.bus, port=0)
+    server = BusServer(vehicle.bus, port=bus_port)
+    print("bus: socketcand on 127.0.0.1:%d, channel can0 (python-can: interface=socketcand, "
+          "host=127.0.0.1, port=%d, channel=can0)" % (server.port, server.port), flush=True)
     tmp = tempfile.mkdtemp(prefix="qkd-secoc-")
     ecus = []
     try:

@@ -96,3 +96,31 @@ def test_same_scenario_and_seed_give_byte_identical_traces(tmp_path):
     v.run()
     write_trace(v.trace, str(tmp_path / "other.blf"))
     assert not filecmp.cmp(paths[0], str(tmp_path / "other.blf"), shallow=False)
+
+
+def test_eavesdropper_alarm_keeps_the_key_and_the_bus_authenticated():
+    v = make(duration_s=6.0, eavesdrop=[{"at_s": 1.5, "duration_s": 2.5, "fraction": 0.6}])
+    qber = []
+    unsent = []
+    v.clock.call_at(int(2.5 * S), lambda: qber.append(v.pair.status()))
+    for t in (1.5, 4.0):
+        v.clock.call_at(int(t * S), lambda: unsent.append(v.stats.app_unsent))
+    s = v.run()
+    assert qber[0]["alarm"] and qber[0]["qber"] > 0.11
+    kinds = [k for _, k, _ in v.master.agent.events]
+    assert "qkd_alarm" in kinds and "qkd_keys_again" in kinds
+    # No rekey while the link is in alarm, none missed afterwards, and every
+    # frame sent in the meantime was protected and verified.
+    reached = dict((e, min(t.values())) for e, t in v.epoch_reached.items())
+    assert not [e for e, t in reached.items() if 1.6 * S < t < 4.0 * S]
+    assert s["authentic_rejected"] == 0 and unsent[0] == unsent[1]
+    assert s["epoch"] >= 3
+
+
+def test_unplugged_master_module_keeps_the_current_key():
+    v = make(duration_s=5.0, fault=[{"kind": "unplug", "ecu": "GATEWAY", "at_s": 1.5, "duration_s": 2.0}])
+    s = v.run()
+    kinds = [k for _, k, _ in v.master.agent.events]
+    assert "qkd_key_unavailable" in kinds or "qkd_alarm" in kinds
+    assert s["authentic_rejected"] == 0
+    assert len(set(x.epoch for x in v.ecus.values())) == 1
