@@ -159,3 +159,19 @@ def test_user_mistakes(board, boards, tmp_path, capsys, monkeypatch):
     finally:
         os.close(m)
         os.close(s)
+
+
+def test_mpremote_command_sees_the_flashed_files(board, boards, capsys):
+    # The stock mpremote command on the same unix-port board (with `resume`:
+    # the unix port has a raw REPL but no soft reset).
+    import subprocess
+    import sys
+
+    assert _flash(board, boards) == 0
+    mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    proc = subprocess.run([mpremote, "connect", board.port, "resume", "fs", "ls", ":keyagent"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    listed = sorted(line.split()[-1] for line in proc.stdout.splitlines()[1:] if line.strip())
+    expected = sorted(dest.split("/", 1)[1] for _, dest in firmware_files() if dest.count("/") == 1)
+    assert listed == sorted(expected + ["hal/"])
