@@ -58,19 +58,21 @@ def make_observer(args):
 
 
 def read_trace(path):
-    """The CAN data frames of a BLF or ASC file, as python-can Messages."""
+    """The CAN data frames of a BLF or ASC file, as python-can Messages,
+    one at a time (a long trace is not held in memory)."""
     import can
 
     if not path.lower().endswith((".blf", ".asc")):
         raise UserError("%s: only .blf and .asc traces are read" % path)
     try:
-        reader = can.LogReader(path)
-        messages = [m for m in reader if not m.is_error_frame and not m.is_remote_frame]
+        with can.LogReader(path) as reader:
+            for m in reader:
+                if not m.is_error_frame and not m.is_remote_frame:
+                    yield m
     except OSError as e:
         raise UserError("cannot read %s: %s" % (path, e.strerror or e)) from None
     except Exception as e:  # the readers raise assorted errors on a corrupt file
         raise UserError("%s is not a readable trace: %s" % (path, e)) from None
-    return messages
 
 
 def run_analyze(args):
