@@ -40,7 +40,8 @@ def summary_text(summary):
                     s["bus_frames"], 100 * s["bus_load"], s["lost_deliveries"]))
     for name, e in sorted(s.get("external_ecus", {}).items()):
         st = e["status"]
-        lines.append("MicroPython ECU %s: epoch %s, %s verified, %s sent, rejected %s, exit %s"
+        lines.append("MicroPython ECU %s: epoch %s, %s verified, %s sent, rejected %s "
+                     "(it cannot tell attack frames from others), exit %s"
                      % (name, st.get("epoch", "-"), st.get("verified", "0"), st.get("sent", "0"),
                         st.get("rejected", "-"), e["exit"]))
     if s["events"]:
