@@ -15,6 +15,10 @@ COMMANDS = (
     "she",
     "module",
     "emulate",
+    "monitor",
+    "trace",
+    "flash",
+    "provision",
 )
 
 
