@@ -13,7 +13,6 @@ export MICROPYTHON
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -23,6 +22,13 @@ mpy-check: $(STAMP)
 
 test: mpy-check
 	$(PY) -m pytest tests
+
+# The virtual vehicle of scenarios/default.toml, one ECU a real MicroPython
+# process; writes out/demo-summary.json, out/demo-trace.blf, out/demo-timeline.png.
+demo: $(STAMP)
+	mkdir -p out
+	$(VENV)/bin/qkd-secoc emulate scenarios/default.toml --json out/demo-summary.json \
+		--trace out/demo-trace.blf --plot out/demo-timeline.png
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -9,6 +9,8 @@
 #           service by arbitration); no ECU accepts them as SecOC PDUs.
 from emulator.clock import S
 
+_REPLAY_WINDOW = 16  # replays pick among the target's latest frames
+
 
 class Attacker:
     def __init__(self, vehicle, spec, index):
@@ -36,7 +38,7 @@ class Attacker:
         if is_rx and frame.can_id == self.can_id and frame.sender is not self.node:
             self.last = frame.data
             self.recorded.append(frame.data)
-            if len(self.recorded) > 64:
+            if len(self.recorded) > _REPLAY_WINDOW:
                 del self.recorded[0]
 
     def _tick(self):

@@ -74,12 +74,15 @@ class Frame:
 class Node:
     """A station on the bus. receive(frame, is_rx) is called for every frame."""
 
-    __slots__ = ("bus", "name", "receive", "tec", "rec", "sent", "dropped")
+    __slots__ = ("bus", "name", "receive", "accept", "tec", "rec", "sent", "dropped")
 
     def __init__(self, bus, name, receive):
         self.bus = bus
         self.name = name
         self.receive = receive
+        # The CAN controller's acceptance filter: a set of IDs, or None for
+        # every frame. The sender always sees its own echo.
+        self.accept = None
         self.tec = 0
         self.rec = 0
         self.sent = 0
@@ -121,6 +124,8 @@ class CanBus:
         self.data_bitrate = data_bitrate
         self.stuffing = stuffing
         self.nodes = []
+        self._routes = {}  # can_id -> nodes whose filter accepts it (cached)
+        self.monitors = []  # monitor(frame) for every frame on the wire (trace loggers)
         self.loss_hooks = []
         self.bit_error_hooks = []
         self._pending = []  # heap of (arbitration key, seq, frame)
@@ -140,11 +145,18 @@ class CanBus:
         """Add a node; receive(frame, is_rx) is called for every frame on the wire."""
         node = Node(self, name, receive or _ignore)
         self.nodes.append(node)
+        self._routes.clear()
         return node
 
     def detach(self, node):
         self.nodes.remove(node)
+        self._routes.clear()
         self._drop_pending(node)
+
+    def set_filter(self, node, can_ids):
+        """Set a node's acceptance filter (a set of IDs, or None for all)."""
+        node.accept = None if can_ids is None else set(can_ids)
+        self._routes.clear()
 
     # -- transmission ----------------------------------------------------
     def duration_ns(self, frame):
@@ -219,15 +231,26 @@ class CanBus:
             sender.sent += 1
             if sender.tec:
                 sender.tec -= 1
+        for monitor in self.monitors:
+            monitor(frame)  # loggers see every frame on the wire, lost or not
         # replies queued from receive() join the arbitration below, not a new event
         self._arbitration_due = True
+        can_id = frame.can_id
         if not lost:
-            for node in self.nodes:
+            route = self._routes.get(can_id)
+            if route is None:
+                route = self._routes[can_id] = tuple(
+                    n for n in self.nodes if n.accept is None or can_id in n.accept)
+            if sender is not None and sender.accept is not None and can_id not in sender.accept:
+                sender.receive(frame, False)
+            for node in route:
                 node.receive(frame, node is not sender)
         else:
             for node in self.nodes:
                 if node is sender:
                     node.receive(frame, False)
+                elif node.accept is not None and can_id not in node.accept:
+                    continue
                 elif lost is ALL or node in lost:
                     self.lost_deliveries += 1
                 else:

@@ -37,8 +37,10 @@ class EmulatedEcu:
             self.from_module = UartDirection(self.clock, baud, self._module_bytes)
         self.agent = KeyAgent(self.config, self.storage, module)
         self.agent.on_payload = None
-        self.wanted = set(self.agent.by_can_id) | set(self.agent._channels) | {ACTIVATE_ID}
+        self.wanted = set(self.agent.by_can_id) | set(self.agent.links) | {ACTIVATE_ID}
+        self.vehicle.bus.set_filter(self.bus_node, self.wanted)
         self.epoch = None
+        self.first_ok_ns = None  # when this boot first verified a frame
         self.agent.start(self.now_ms())
         self._service()
 
@@ -61,10 +63,12 @@ class EmulatedEcu:
         self._service()
 
     def _receive(self, frame, is_rx):
-        if not is_rx or frame.can_id not in self.wanted:
-            return  # our own echo, or filtered out by the CAN controller
+        if not is_rx:
+            return  # our own echo (the bus applies our acceptance filter)
         reason = self.agent.on_frame(frame.can_id, frame.data, self.now_ms())
         if reason is not None:
+            if reason == 0 and self.first_ok_ns is None:
+                self.first_ok_ns = self.clock.now
             self.vehicle.stats.verdict(self, frame, reason)
         self._service()
 

@@ -27,7 +27,9 @@ def summary_text(summary):
         lines.append("  authentic rejected, %s: %d" % (reason, n))
     lines.append("attacks: %d injected, %d accepted" % (s["attacks_injected"], s["attacks_accepted"]))
     for a in s["attacks"]:
-        reasons = ", ".join("%s %d" % kv for kv in a["rejected_by_reason"].items()) or "not a SecOC PDU"
+        reasons = ", ".join("%s %d" % kv for kv in a["rejected_by_reason"].items())
+        if not reasons:
+            reasons = "not a SecOC PDU, none judged" if a["injected"] else "-"
         lines.append("  %-7s %-14s %5d injected, %d accepted; rejected: %s"
                      % (a["kind"], a["target"], a["injected"], a["accepted"], reasons))
     lat = s["rekey_latency_ms"]
@@ -36,6 +38,12 @@ def summary_text(summary):
     lines.append("QKD: key pool %d keys, QBER %.1f%%%s; bus: %d frames, load %.0f%%, %d deliveries lost"
                  % (s["key_pool"], 100 * s["qber"], " (ALARM)" if s["qkd_alarm"] else "",
                     s["bus_frames"], 100 * s["bus_load"], s["lost_deliveries"]))
+    for name, e in sorted(s.get("external_ecus", {}).items()):
+        st = e["status"]
+        lines.append("MicroPython ECU %s: epoch %s, %s verified, %s sent, rejected %s "
+                     "(it cannot tell attack frames from others), exit %s"
+                     % (name, st.get("epoch", "-"), st.get("verified", "0"), st.get("sent", "0"),
+                        st.get("rejected", "-"), e["exit"]))
     if s["events"]:
         lines.append("events: " + ", ".join("%s %d" % kv for kv in s["events"].items()))
     return "\n".join(lines)

@@ -15,6 +15,10 @@ COMMANDS = (
     "she",
     "module",
     "emulate",
+    "monitor",
+    "trace",
+    "flash",
+    "provision",
 )
 
 
@@ -22,6 +26,12 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="qkd-secoc",
         description="Quantum-keyed AUTOSAR SecOC: calculator, emulator, module and bench tools.",
+        epilog="examples:\n"
+               "  qkd-secoc emulate scenarios/default.toml      # the virtual vehicle\n"
+               "  qkd-secoc mac verify --profile 1 --key KEY --data-id 0x123 --fv 1 --pdu HEX\n"
+               "  qkd-secoc module serve --pty                  # emulated QKD modules\n"
+               "\n'qkd-secoc COMMAND --help' tells more about each command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -42,6 +52,10 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`qkd-secoc ... | head`): not an error of ours.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -53,11 +53,12 @@ class Pdu:
 
 class _Channel:
     # One ISO-TP connection with a short queue of messages to send.
-    def __init__(self, tx_id):
+    def __init__(self, rx_id, tx_id, max_rx):
+        self.rx_id = rx_id
         self.tx_id = tx_id
         # Short ISO-TP timeouts: the rekey protocol retries on its own.
         self.conn = IsoTpConnection(IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS),
-                                    IsoTpReceiver(256, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
+                                    IsoTpReceiver(max_rx, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
         self.queue = []
 
 
@@ -98,18 +99,22 @@ class KeyAgent:
         self.verified = 0
         self._out = []
         self._frame = bytearray(64)
+        # ISO-TP links: receive ID -> (transmit ID, largest message). A
+        # channel (its buffers) exists only while a transfer is under way.
+        self.links = {}
         self._channels = {}
         if self.role == "master":
             from keyagent.rekey_master import RekeyMaster
 
             self.rekey = RekeyMaster(self, config)
-            for node in self.rekey.slaves:
-                self._channels[to_master_id(node)] = _Channel(to_slave_id(node))
+            for node in self.rekey.slaves:  # slaves send at most 53 bytes (DELIVERED)
+                self.links[to_master_id(node)] = (to_slave_id(node), 64)
         else:
             from keyagent.rekey_slave import RekeySlave
 
             self.rekey = RekeySlave(self, config)
-            self._channels[to_slave_id(self.node)] = _Channel(to_master_id(self.node))
+            # A DELIVER carries 5 bytes of freshness floor per PDU.
+            self.links[to_slave_id(self.node)] = (to_master_id(self.node), 80 + 5 * (index + 1))
 
     # What the caller drives.
 
@@ -138,8 +143,8 @@ class KeyAgent:
         if can_id == ACTIVATE_ID:
             self.rekey.on_activate(data, now)
             return
-        ch = self._channels.get(can_id)
-        if ch is not None:
+        if can_id in self.links:
+            ch = self._channel(can_id)
             ch.conn.on_frame(data, now)
             msg = ch.conn.pop_message()
             if msg is not None:
@@ -160,7 +165,7 @@ class KeyAgent:
         if self.alt is not None and not self.alt_pending and now >= self.grace_until:
             self._retire_alt()
         self.rekey.poll(now)
-        for ch in self._channels.values():
+        for ch in list(self._channels.values()):
             self._drain(ch, now)
 
     def next_timer(self, now):
@@ -171,8 +176,8 @@ class KeyAgent:
             d = ch.conn.next_deadline_ms()
             if d is not None:
                 t = min(t, d)
-            if ch.queue:
-                t = min(t, now)
+            if ch.queue and not ch.conn.sender.busy():
+                t = min(t, now)  # a busy sender's own deadline is above
         if self.module is not None:
             d = self.module.next_timer(now)
             if d >= 0:
@@ -204,10 +209,13 @@ class KeyAgent:
     def unicast(self, node, msg, now):
         # Queues an ISO-TP message to `node` (the master is node 0).
         rx_id = to_master_id(node) if self.role == "master" else to_slave_id(self.node)
-        ch = self._channels[rx_id]
+        ch = self._channel(rx_id)
         if len(ch.queue) >= _MAX_QUEUED:
             ch.queue.pop(0)  # a retry supersedes what is still waiting
         ch.queue.append(msg)
+
+    def channels_in_use(self):
+        return len(self._channels)
 
     def broadcast(self, can_id, data):
         self._out.append((can_id, bytes(data), False))
@@ -262,6 +270,15 @@ class KeyAgent:
             ch.conn.send(ch.queue.pop(0), now)
         for frame in ch.conn.poll(now):
             self._out.append((ch.tx_id, bytes(frame), False))
+        if not ch.queue and ch.conn.next_deadline_ms() is None:
+            del self._channels[ch.rx_id]  # idle: give its buffers back
+
+    def _channel(self, rx_id):
+        ch = self._channels.get(rx_id)
+        if ch is None:
+            tx_id, max_rx = self.links[rx_id]
+            ch = self._channels[rx_id] = _Channel(rx_id, tx_id, max_rx)
+        return ch
 
     def _retire_alt(self):
         if self.alt is None:

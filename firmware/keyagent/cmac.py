@@ -27,9 +27,7 @@ class Cmac:
         if len(key) != 16:
             raise ValueError("AES-128 key must be 16 bytes")
         self.enc = aes.new(key).encrypt
-        self.sub = bytearray(32)
-        self.k1 = memoryview(self.sub)[0:16]
-        self.k2 = memoryview(self.sub)[16:32]
+        self.sub = bytearray(32)  # K1 || K2
         self._x = bytearray(16)
         self.enc(bytes(16), self._x)
         _double(self._x, 0, self.sub, 0)

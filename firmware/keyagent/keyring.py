@@ -8,18 +8,24 @@ class EpochKeys:
     def __init__(self, epoch, k_epoch, cluster_ids):
         self.epoch = epoch
         self.k_epoch = bytearray(k_epoch)
-        self.mgmt = Cmac(msgs.mgmt_key(k_epoch, epoch))
-        self.confirm = Cmac(msgs.confirm_key(k_epoch, epoch))
+        # Used once or twice a rekey: kept as 16 bytes, not as CMAC contexts.
+        self._mgmt = bytearray(msgs.mgmt_key(k_epoch, epoch))
+        self._confirm = bytearray(msgs.confirm_key(k_epoch, epoch))
         self.clusters = {}
         for cid in cluster_ids:
             self.clusters[cid] = Cmac(kdf.secoc_key(k_epoch, cid, epoch))
         self.frames = 0  # frames sent and verified under these keys
         self.since_ms = 0  # when they were activated
 
+    def mgmt(self):
+        return Cmac(self._mgmt)
+
+    def confirm(self):
+        return Cmac(self._confirm)
+
     def zeroise(self):
-        for i in range(len(self.k_epoch)):
-            self.k_epoch[i] = 0
-        self.mgmt.zeroise()
-        self.confirm.zeroise()
+        for buf in (self.k_epoch, self._mgmt, self._confirm):
+            for i in range(len(buf)):
+                buf[i] = 0
         for key in self.clusters.values():
             key.zeroise()

@@ -14,15 +14,14 @@ _FAR = 3600000
 _ANNOUNCE_TRIES = 5  # then a direct slave gets DELIVER instead
 _ACTIVATE_REPEATS = 3
 _ACTIVATE_GAP_MS = 20
-_FLOOR_MARGIN = 1024
 _KEY_BITS = 256
+_PARALLEL = 4  # ISO-TP transfers under way at once
 
 
 class _Slave:
     def __init__(self, spec):
         self.node = spec["node"]
         self.auth_key = bytes.fromhex(spec["auth_key"])
-        self.auth = Cmac(self.auth_key)
         self.has_module = spec.get("module", False)
         self.uid = she_uid(self.node)
         self.deliveries = {}  # epoch -> DELIVERs sent (the SHE counter's low bits)
@@ -32,6 +31,11 @@ class _Slave:
         self.tries = 0
         self.next_try = 0
         self.by_deliver = False
+
+    def auth(self):
+        # A CMAC context costs hundreds of bytes: built per message (they are
+        # rare) rather than held for every slave.
+        return Cmac(self.auth_key)
 
 
 class RekeyMaster:
@@ -91,7 +95,9 @@ class RekeyMaster:
             for s in self.slaves.values():
                 if not s.confirmed:
                     done = False
-                    if now >= s.next_try:
+                    # A few slaves at a time: each transfer holds ISO-TP
+                    # buffers, and RAM is what a gateway MCU lacks.
+                    if now >= s.next_try and a.channels_in_use() < _PARALLEL:
                         self._send_next(s, now)
             if done or now >= self.deadline:
                 self._activate(now)
@@ -156,7 +162,7 @@ class RekeyMaster:
             else:
                 self._deliver(s, a.alt, False, now)
         else:
-            a.unicast(s.node, msgs.announce(s.auth, s.node, self.epoch, self.key_id), now)
+            a.unicast(s.node, msgs.announce(s.auth(), s.node, self.epoch, self.key_id), now)
         s.tries += 1
         s.next_try = now + a.timing["retry_ms"]
 
@@ -176,9 +182,16 @@ class RekeyMaster:
                                  bytes(keys.k_epoch), counter, 0)
         floors = []
         if active:
+            # The joining slave accepts only values above what we have seen,
+            # and sends its own PDUs from a little above it: a margin for its
+            # frames we missed, within what receivers rebuild from the
+            # truncated bits (half their window).
             for pdu in a.pdus:
-                floors.append((pdu.index, pdu.high_fv + _FLOOR_MARGIN))
-        msg = msgs.deliver(s.auth, s.node, keys.epoch, active, s.update.m1, s.update.m2,
+                margin = 0
+                if pdu.sender == s.node and pdu.layout.tx_fv_bits:
+                    margin = 1 << (pdu.layout.tx_fv_bits - 1)
+                floors.append((pdu.index, pdu.high_fv + margin))
+        msg = msgs.deliver(s.auth(), s.node, keys.epoch, active, s.update.m1, s.update.m2,
                            s.update.m3, floors)
         s.sent_deliver = (keys.epoch, active, msg)
         a.unicast(s.node, msg, now)
@@ -198,7 +211,7 @@ class RekeyMaster:
     def _send_activate(self, now):
         keys = self.agent.current if self.activates_left < _ACTIVATE_REPEATS else self.agent.alt
         frame = bytearray(8)
-        msgs.activate(keys.mgmt, keys.epoch, frame)
+        msgs.activate(keys.mgmt(), keys.epoch, frame)
         self.agent.broadcast(ACTIVATE_ID, frame)
         self.activates_left -= 1
         self.next_activate = now + _ACTIVATE_GAP_MS
@@ -219,12 +232,12 @@ class RekeyMaster:
             a.count("rekey_stale")
             return
         if t == msgs.ACK:
-            if msgs.check_ack(a.alt.confirm, node, msg):
+            if msgs.check_ack(a.alt.confirm(), node, msg):
                 self._confirmed(s, now)
             else:
                 a.count("rekey_bad_mac")
         elif t == msgs.NACK:
-            body = msgs.open_sealed(s.auth, node, msg, 6)
+            body = msgs.open_sealed(s.auth(), node, msg, 6)
             if body is None or len(body) != 6:
                 a.count("rekey_bad_mac")
                 return
@@ -246,7 +259,7 @@ class RekeyMaster:
 
     def _join(self, s, msg, now):
         a = self.agent
-        body = msgs.open_sealed(s.auth, s.node, msg, 5)
+        body = msgs.open_sealed(s.auth(), s.node, msg, 5)
         if body is None or len(body) != 5:
             a.count("rekey_bad_mac")
             return

@@ -89,7 +89,7 @@ class RekeySlave:
         for i in range(len(result.key)):
             result.key[i] = 0
         self._loaded(epoch, k_epoch, False, now)
-        self._answer(epoch, msgs.ack(a.alt.confirm, self.node, epoch), now)
+        self._answer(epoch, msgs.ack(a.alt.confirm(), self.node, epoch), now)
 
     def _deliver(self, msg, now):
         a = self.agent
@@ -127,7 +127,7 @@ class RekeySlave:
         if len(frame) != 8:
             a.count("rekey_bad_activate")
             return
-        if a.alt_pending and msgs.check_activate(a.alt.mgmt, frame, len(frame)) \
+        if a.alt_pending and msgs.check_activate(a.alt.mgmt(), frame, len(frame)) \
                 and msgs.get32(frame, 1) == a.alt.epoch:
             a.activate(now)
         elif a.current is None or msgs.get32(frame, 1) != a.current.epoch:

@@ -194,7 +194,7 @@ class SecOCRx(_Endpoint):
             if alt == OK:
                 self.used_alt = True
                 return OK
-            if alt == STALE_FRESHNESS or reason == NO_KEY:
+            if alt == STALE_FRESHNESS:
                 reason = alt  # a replay under the other key says more
         elif reason == OK:
             self.used_alt = False

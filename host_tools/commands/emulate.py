@@ -3,12 +3,15 @@ import argparse
 import json
 import sys
 
+from host_tools.args import int_in
 from host_tools.errors import UserError
 
 EPILOG = """examples:
   qkd-secoc emulate scenarios/default.toml
   qkd-secoc emulate scenarios/default.toml --json out/summary.json \\
       --trace out/trace.blf --plot out/timeline.png
+  qkd-secoc emulate scenarios/default.toml --inline --trace out/t.blf \\
+      --export-keys out/keys.json out/gateway.json   # for trace analyze
 
 A scenario with only in-process ECUs runs in virtual time, faster than real
 time and reproducibly (the same scenario and seed give the same trace).
@@ -27,9 +30,14 @@ def add_subparser(subparsers):
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON")
     p.add_argument("--trace", metavar="FILE", help="write the CAN trace (.blf or .asc)")
     p.add_argument("--plot", metavar="FILE", help="write a PNG timeline")
+    p.add_argument("--export-keys", nargs=2, metavar=("KEYS", "CONFIG"),
+                   help="write the run's epoch keys and the gateway's configuration (with the "
+                        "slaves' authentication keys), for `qkd-secoc trace analyze` and `monitor`")
     p.add_argument("--inline", action="store_true",
                    help="run every ECU in process (virtual time), even those marked micropython")
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--bus-port", type=int_in(0, 65535), default=0, metavar="PORT",
+                   help="real-time runs: the bus server's TCP port on 127.0.0.1 (default: any free one)")
     p.set_defaults(func=run)
 
 
@@ -54,9 +62,14 @@ def run(args):
         vehicle.record_trace()
     progress = None if args.quiet else (lambda v: print(report.progress_line(v), flush=True))
     if vehicle.external:
-        from emulator.realtime import run_realtime
+        from emulator.realtime import ExternalEcuError, run_realtime
 
-        summary = run_realtime(vehicle, progress)
+        try:
+            summary = run_realtime(vehicle, progress, args.bus_port)
+        except ExternalEcuError as e:
+            raise UserError(str(e)) from None
+        except OSError as e:
+            raise UserError("cannot serve the bus on 127.0.0.1:%d: %s" % (args.bus_port, e.strerror)) from None
     else:
         summary = vehicle.run(progress)
     print(report.summary_text(summary))
@@ -69,6 +82,12 @@ def run(args):
             except OSError as e:
                 raise UserError("cannot write %s: %s" % (path, e.strerror)) from None
             print("wrote %s" % path)
+    if args.export_keys:
+        try:
+            vehicle.export_keys(*args.export_keys)
+        except OSError as e:
+            raise UserError("cannot write the key export: %s" % e.strerror) from None
+        print("wrote %s (keys) and %s" % tuple(args.export_keys))
     sys.stdout.flush()
     return 0
 

@@ -1,0 +1,182 @@
+# One ECU as a MicroPython unix-port process (or CPython, for debugging) on
+# an emulated bus: it joins the bus server over socketcand and runs the key
+# agent's main loop (keyagent.node).
+#
+#   micropython firmware/unix_ecu.py --config NODE.json --bus HOST:PORT
+#       [--module HOST:PORT] [--storage FILE] [--duration S] [--status S]
+#
+# --config   the node's JSON configuration (docs/rekey-protocol.md)
+# --bus      the socketcand bus server (`python -m emulator.bus_server`)
+# --module   the optical module's byte stream over TCP (a direct slave or
+#            the master); a gateway slave has none
+# --storage  a JSON file for what survives a reboot (trip counter, epoch);
+#            without it nothing persists
+# --duration run this many seconds, then print a last status and exit 0
+# --status   seconds between status lines (default 1)
+# A bad argument or a bus that does not answer: one `error:` line, exit 2.
+#
+# Both runtimes put the script's directory (firmware/) first on sys.path, so
+# `keyagent` imports without MICROPYPATH.
+import json
+import sys
+
+try:
+    from time import ticks_ms
+except ImportError:  # CPython: a ticks_ms that wraps like MicroPython's
+    from time import monotonic
+
+    def ticks_ms():
+        return int(monotonic() * 1000) & 0x3FFFFFFF
+
+USAGE = ("usage: unix_ecu.py --config NODE.json --bus HOST:PORT [--module HOST:PORT]"
+         " [--storage FILE] [--duration S] [--status S]")
+_OPTIONS = ("--config", "--bus", "--module", "--storage", "--duration", "--status")
+
+
+class UsageError(Exception):
+    pass
+
+
+def out(line):
+    sys.stdout.write(line + "\n")
+    if hasattr(sys.stdout, "flush"):
+        sys.stdout.flush()
+
+
+def fail(message):
+    sys.stderr.write("error: %s\n" % message)
+    sys.exit(2)
+
+
+def parse_args(argv):
+    opts = {}
+    i = 0
+    while i < len(argv):
+        name = argv[i]
+        if name in ("-h", "--help"):
+            out(USAGE)
+            sys.exit(0)
+        if name not in _OPTIONS:
+            raise UsageError("unknown argument %s" % name)
+        if i + 1 >= len(argv):
+            raise UsageError("%s needs a value" % name)
+        opts[name[2:]] = argv[i + 1]
+        i += 2
+    for name in ("config", "bus"):
+        if name not in opts:
+            raise UsageError("--%s is required" % name)
+    opts["bus"] = host_port(opts["bus"], "--bus")
+    if "module" in opts:
+        opts["module"] = host_port(opts["module"], "--module")
+    opts["duration"] = seconds(opts.get("duration"), "--duration")
+    opts["status"] = seconds(opts.get("status", "1"), "--status")
+    return opts
+
+
+def host_port(text, name):
+    host, sep, port = text.rpartition(":")
+    try:
+        port = int(port)
+    except ValueError:
+        port = -1
+    if not sep or not host or not 0 < port < 65536:
+        raise UsageError("%s must be HOST:PORT, not %r" % (name, text))
+    return host, port
+
+
+def seconds(text, name):
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise UsageError("%s must be a positive number of seconds, not %r" % (name, text))
+    return value
+
+
+def load_config(path):
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except OSError:
+        raise UsageError("cannot read config %s" % path)
+    except ValueError:
+        raise UsageError("config %s is not valid JSON" % path)
+    if not isinstance(config, dict) or "node" not in config or config.get("role") not in ("master", "slave"):
+        raise UsageError("config %s needs \"node\" and \"role\" (master or slave)" % path)
+    return config
+
+
+class ModuleStream:
+    # The module byte stream Node expects, over hal.module_stream's port:
+    # read() never blocks.
+    def __init__(self, port):
+        self.port = port
+        self._buf = bytearray(256)
+
+    def read(self):
+        if not self.port.wait(0):
+            return b""
+        n = self.port.read_into(self._buf)
+        return bytes(self._buf[:n])
+
+    def write(self, data):
+        self.port.write(data)
+
+
+def main(argv):
+    from keyagent.agent import KeyAgent
+    from keyagent.hal.socketcand_can import SocketcandCan
+    from keyagent.hal.socketcand_client import SocketcandClient
+    from keyagent.node import Node
+    from keyagent.storage import FileStorage, MemoryStorage
+
+    try:
+        opts = parse_args(argv)
+        config = load_config(opts["config"])
+    except UsageError as e:
+        fail("%s (see --help)" % e)
+    module = stream = None
+    if "module" in opts:
+        from keyagent.hal.module_stream import StreamPort, connect_tcp
+        from keyagent.hal.module_sync import random_seq
+        from keyagent.module_client import ModuleClient
+
+        host, port = opts["module"]
+        try:
+            stream = ModuleStream(StreamPort(connect_tcp(host, port)))
+        except OSError as e:
+            fail("module %s:%d does not answer (%s)" % (host, port, e))
+        # A random first sequence number per session (docs/optical-module-protocol.md).
+        module = ModuleClient(first_seq=random_seq())
+    storage = FileStorage(opts["storage"]) if "storage" in opts else MemoryStorage()
+    try:
+        agent = KeyAgent(config, storage, module)
+    except (KeyError, ValueError, TypeError) as e:
+        fail("config %s: %s %s" % (opts["config"], type(e).__name__, e))
+    host, port = opts["bus"]
+    client = SocketcandClient(host, port, b"can0", timeout_ms=2000)
+    try:
+        client.connect()
+    except OSError as e:
+        fail("bus %s:%d does not answer (%s)" % (host, port, e))
+    node = Node(agent, config, SocketcandCan(client), ticks_ms, module=stream, out=out,
+                status_ms=int(opts["status"] * 1000))
+    duration = opts["duration"]
+    try:
+        node.run(None if duration is None else int(duration * 1000))
+    except KeyboardInterrupt:
+        node.status()
+    except OSError as e:
+        node.status()
+        sys.stderr.write("error: bus or module link lost (%s)\n" % e)
+        return 1
+    finally:
+        client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

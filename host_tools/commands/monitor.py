@@ -1,0 +1,183 @@
+# `qkd-secoc monitor`: a live, passive, SecOC-aware CAN monitor on any
+# python-can bus. Verification and rekey following are
+# host_tools.secoc_observer's (shared with `trace analyze`); this module opens
+# the bus, records the trace and refreshes the table.
+import argparse
+import json
+import sys
+import time
+
+from host_tools.args import int_in
+from host_tools.commands.trace import add_observer_arguments, make_observer
+from host_tools.errors import UserError
+
+# socketcand servers (the emulator's bus server among them), read with the
+# CAN FD-capable host_tools.socketcand_bus
+SOCKETCAND = ("socketcand", "qkd_socketcand")
+
+EPILOG = """examples:
+  # the emulator's bus server (emulator/bus_server.py) through socketcand
+  qkd-secoc monitor --interface socketcand --host 127.0.0.1 --port 29536 \\
+      --channel can0 --config gateway.json --keys keys.json \\
+      --dbc can_dbc/vehicle.dbc --dbc can_dbc/keymgmt.dbc --log run.blf
+  # a SocketCAN adapter, CAN FD
+  qkd-secoc monitor --interface socketcan --channel can0 --fd \\
+      --config gateway.json --keys keys.json --dbc can_dbc/vehicle.dbc
+
+Every --refresh seconds it prints one row per CAN ID: frames, mean rate,
+epoch of the last verified frame, counts by verdict (ok, mac_mismatch,
+stale_freshness, other), the last verdict and the last verified frame's
+signals; then the epoch state and the latest rekey events (ANNOUNCE, ACK,
+DELIVER, ACTIVATE, switch, end of grace). It never sends a frame. It follows
+rekeys with the key file ({"qkd_keys": {"<key ID hex>": "<key hex>"},
+"epoch_keys": {"<epoch>": "<K_epoch hex>"}}, read again when a key is
+missing and the file changed) and the slaves' K_auth from the
+configuration; keys are never printed. Stop with Ctrl-C, --once N or
+--duration S.
+"""
+
+
+def add_subparser(subparsers):
+    parser = subparsers.add_parser(
+        "monitor", help="live SecOC-aware CAN monitor (verdicts, rates, rekey events)",
+        description="Watch a CAN bus: decode signals with the DBC, verify every SecOC PDU "
+                    "as a receiving ECU does, follow rekeys, optionally record a BLF/ASC trace.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bus = parser.add_argument_group("bus (python-can)")
+    bus.add_argument("--interface", default="socketcand",
+                     help="python-can interface: socketcand (with CAN FD), socketcan, virtual, pcan, ... "
+                          "(default socketcand)")
+    bus.add_argument("--channel", default="can0", help="channel (default can0)")
+    bus.add_argument("--bitrate", type=int_in(1, 10_000_000), help="nominal bit rate, bit/s")
+    bus.add_argument("--data-bitrate", type=int_in(1, 20_000_000), help="CAN FD data phase bit rate, bit/s")
+    bus.add_argument("--fd", action="store_true", help="open the bus for CAN FD")
+    bus.add_argument("--host", default="127.0.0.1", help="socketcand host (default 127.0.0.1)")
+    bus.add_argument("--port", type=int_in(1, 65535), default=29536, help="socketcand port (default 29536)")
+    add_observer_arguments(parser)
+    parser.add_argument("--log", metavar="FILE", help="record every frame to FILE (.blf or .asc)")
+    parser.add_argument("--json", metavar="OUT", help="at the end, write the analysis as JSON to OUT")
+    parser.add_argument("--refresh", type=float, default=1.0, metavar="S",
+                        help="seconds between tables (0: only the final one; default 1)")
+    parser.add_argument("--events", type=int_in(0, 10_000), default=10, metavar="N",
+                        help="rekey events shown per table (default 10)")
+    parser.add_argument("--width", type=int_in(40, 10_000), default=160, metavar="N",
+                        help="cut table rows to N characters (default 160)")
+    parser.add_argument("--once", type=int_in(1, 1 << 40), metavar="N", help="stop after N frames")
+    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.set_defaults(func=run)
+
+
+def open_bus(args):
+    import can
+
+    kwargs = {"interface": args.interface, "channel": args.channel}
+    if args.interface in SOCKETCAND:
+        kwargs.update(host=args.host, port=args.port)
+    if args.bitrate:
+        kwargs["bitrate"] = args.bitrate
+    if args.fd:
+        kwargs["fd"] = True
+    if args.data_bitrate:
+        kwargs["data_bitrate"] = args.data_bitrate
+    where = "%s:%d" % (args.host, args.port) if args.interface in SOCKETCAND else args.channel
+    if args.interface in SOCKETCAND:
+        _probe_tcp(args.host, args.port, where)
+    try:
+        if args.interface in SOCKETCAND:
+            # python-can 4.6's socketcand interface drops CAN FD frames
+            from host_tools.socketcand_bus import SocketcandFdBus
+
+            del kwargs["interface"]
+            return SocketcandFdBus(**kwargs)
+        return can.Bus(**kwargs)
+    except (can.CanError, OSError, ValueError, ImportError, NotImplementedError) as e:
+        raise UserError("cannot open %s bus %s: %s" % (args.interface, where, e)) from None
+
+
+def _probe_tcp(host, port, where):
+    # python-can's socketcand client retries a refused connection for 10 s,
+    # logging a warning each time: find out at once instead.
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+    except OSError as e:
+        raise UserError("cannot open socketcand bus %s: %s" % (where, e.strerror or e)) from None
+
+
+def open_log(path):
+    import can
+
+    if path is None:
+        return None
+    if not path.lower().endswith((".blf", ".asc")):
+        raise UserError("--log %s: the trace is written as .blf or .asc" % path)
+    try:
+        return can.BLFWriter(path) if path.lower().endswith(".blf") else can.ASCWriter(path)
+    except OSError as e:
+        raise UserError("cannot write %s: %s" % (path, e.strerror)) from None
+
+
+def run(args):
+    if args.refresh < 0 or (args.duration is not None and args.duration < 0):
+        raise UserError("--refresh and --duration are seconds, not negative")
+    obs = make_observer(args)
+    log = open_log(args.log)
+    try:
+        bus = open_bus(args)
+    except UserError:
+        if log is not None:
+            log.stop()
+        raise
+    out = sys.stdout
+    tty = out.isatty()
+    start = time.monotonic()
+    deadline = None if args.duration is None else start + args.duration
+    next_table = start + args.refresh if args.refresh else None
+    seen = 0
+    try:
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            wait = 0.1
+            for t in (deadline, next_table):
+                if t is not None:
+                    wait = min(wait, max(0.0, t - now))
+            msg = bus.recv(timeout=wait)
+            if msg is not None and not msg.is_error_frame and not msg.is_remote_frame:
+                obs.on_frame(msg.timestamp, msg.arbitration_id, msg.data, msg.is_extended_id)
+                if log is not None:
+                    log.on_message_received(msg)
+                seen += 1
+                if args.once is not None and seen >= args.once:
+                    break
+            if next_table is not None and time.monotonic() >= next_table:
+                _show(out, obs, args, tty, time.monotonic() - start)
+                next_table += args.refresh
+    except KeyboardInterrupt:
+        pass  # the ordinary way to stop a live monitor: show the final state
+    finally:
+        bus.shutdown()
+        if log is not None:
+            log.stop()
+    _show(out, obs, args, False, None)
+    if args.json:
+        try:
+            with open(args.json, "w") as f:
+                json.dump(obs.report(), f, indent=2)
+                f.write("\n")
+        except OSError as e:
+            raise UserError("cannot write %s: %s" % (args.json, e.strerror)) from None
+    return 0
+
+
+def _show(out, obs, args, tty, elapsed):
+    if tty:
+        out.write("\x1b[H\x1b[2J")  # home and clear: a refreshing table without curses
+    if elapsed is None:
+        out.write("-- final: %d frames\n" % obs.frames)
+    else:
+        out.write("-- %.1f s: %d frames\n" % (elapsed, obs.frames))
+    out.write(obs.table(max_events=args.events, width=args.width))
+    out.flush()
