@@ -121,9 +121,39 @@ def test_make_firmware_without_micropy_dir_fails_clearly():
     assert "error: MICROPY_DIR is not set" in proc.stderr
 
 
+class FakeManifest:
+    # What MicroPython's tools/manifestfile.py offers a manifest, recording.
+    def __init__(self):
+        self.packages = []
+
+    def package(self, name, files=None, base_path=".", opt=None):
+        self.packages.append((name, files, base_path))
+
+
+def test_common_manifest_freezes_keyagent_without_unix_only_modules(monkeypatch):
+    boards = os.path.join(ROOT, "boards")
+    monkeypatch.chdir(boards)  # as manifestfile.py runs it
+    fake = FakeManifest()
+    with open("manifest.py") as f:
+        exec(f.read(), {"package": fake.package})
+    [(name, files, base_path)] = fake.packages
+    assert (name, base_path) == ("keyagent", "../firmware")
+    with open("unix_only_modules.txt") as f:
+        unix_only = [x.strip() for x in f if x.strip() and not x.startswith("#")]
+    agent = os.path.join(ROOT, "firmware", "keyagent")
+    every = sorted(
+        os.path.relpath(os.path.join(top, n), agent)
+        for top, _, names in os.walk(agent) for n in names if n.endswith(".py")
+    )
+    assert all(u in every for u in unix_only)  # no stale entries
+    assert files == [p for p in every if p not in unix_only]
+    for path in files:  # what a board cannot import must not be frozen
+        with open(os.path.join(agent, path)) as f:
+            text = f.read()
+        assert "import socket" not in text and "import select" not in text, path
+
+
 def test_every_board_has_a_manifest_that_freezes_keyagent():
-    with open(os.path.join(ROOT, "boards", "manifest.py")) as f:
-        assert 'package("keyagent", base_path="../firmware")' in f.read()
     for board in firmware_build.known_boards():
         with open(os.path.join(ROOT, "boards", board, "manifest.py")) as f:
             assert 'include("../manifest.py")' in f.read()

@@ -245,3 +245,31 @@ def test_machine_send_flags_queue_full_and_bus_off():
 
 def test_unknown_api_is_a_local_error():
     assert raises(ValueError, open_can, board("NUCLEO_F446RE"), Sink(), "socketcan")
+
+
+def test_pyb_recv_one_frame_at_a_time_for_node():
+    pyb = fake_can.make_pyb(fd=True)
+    port = can_pyb.open_bus(board("NUCLEO_G474RE"), Sink(), pyb=pyb, schedule=Scheduler())
+    can = pyb.CAN.made[-1]
+    can.inject(0x55, b"", rtr=True)
+    can.inject(0x101, bytes(range(12)))
+    can.inject(0x102, b"\x07")
+    first = port.recv(0)
+    assert (first[0], bytes(first[1])) == (0x101, bytes(range(12)))
+    second = port.recv(5)
+    assert second is first  # one list, reused
+    assert (second[0], bytes(second[1])) == (0x102, b"\x07")
+    assert port.recv(0) is None and port.recv(3) is None
+    assert (port.rx_frames, port.rx_dropped) == (3, 1)
+
+
+def test_machine_recv_one_frame_at_a_time_for_node():
+    machine = fake_can.make_machine()
+    port = can_machine.open_bus(board("NUCLEO_F446RE"), Sink(), machine=machine)
+    can = machine.CAN.made[-1]
+    can.inject(0x44, b"\x00", flags=can.FLAG_RTR)
+    can.inject(0x201, b"\x01\x02")
+    frame = port.recv(0)
+    assert (frame[0], bytes(frame[1])) == (0x201, b"\x01\x02")
+    assert port.recv(0) is None and port.recv(2) is None
+    assert (port.rx_frames, port.rx_dropped) == (2, 1)

@@ -1,8 +1,10 @@
 # Opens the board's CAN bus with the API its board config names
 # (firmware.can_api: "pyb.CAN" or "machine.CAN"), or the one asked for.
 # Both adapters offer send(can_id, data, fd=False, brs=False, extended=False)
-# -> bool, poll(limit) -> int, start(), stop() and rx/tx counters, and hand
-# frames to on_frame(can_id, data, extended).
+# -> bool, recv(timeout_ms) -> [can_id, data] or None (what keyagent.node.Node
+# drives), poll(limit) -> int handing frames to on_frame(can_id, data,
+# extended) (pass None when only recv() is used), start()/stop() for the rx
+# interrupt, and rx/tx counters.
 
 
 def open_can(cfg, on_frame, api=None, **kw):

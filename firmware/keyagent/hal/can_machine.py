@@ -3,9 +3,25 @@
 # send(), poll(), start(), stop(), and frames handed to
 # on_frame(can_id, data, extended) from one preallocated receive list.
 #
+# recv(timeout_ms) -> [can_id, data] serves keyagent.node.Node, which polls
+# instead of using the interrupt.
+#
 # The IRQ is registered soft (hard=False): MicroPython itself schedules the
 # handler outside interrupt context, so it may drain the queue directly.
 # The machine module is imported inside open_bus(), or passed in.
+try:
+    from time import sleep_ms, ticks_diff, ticks_ms
+except ImportError:  # CPython, for the tests against a fake controller
+    from time import monotonic, sleep
+
+    def ticks_ms():
+        return int(monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def sleep_ms(ms):
+        sleep(ms / 1000)
 
 
 class MachineCan:
@@ -15,6 +31,7 @@ class MachineCan:
         # [id, data, flags, receive errors]; recv() resizes the memoryview.
         # 64 bytes, as documented, in case the controller is an FDCAN.
         self._rx = [0, memoryview(bytearray(64)), 0, 0]
+        self._frame = [0, None]  # what recv() returns, reused
         self._irq_cb = self._on_irq
         self._flag_ext = can.FLAG_EXT_ID
         self._flag_rtr = can.FLAG_RTR
@@ -58,6 +75,29 @@ class MachineCan:
             self._on_frame(rx[0], rx[1], bool(flags & self._flag_ext))
         self.rx_frames += n
         return n
+
+    def recv(self, timeout_ms=0):
+        # Waits at most timeout_ms for one data frame: [can_id, data], the
+        # same list every call, or None. machine.CAN cannot block, so this
+        # checks once a millisecond.
+        can = self._can
+        rx = self._rx
+        start = ticks_ms()
+        while True:
+            if can.recv(rx) is not None:
+                self.rx_frames += 1
+                if rx[3] & self._err_overrun:
+                    self.rx_overflows += 1
+                if not rx[2] & self._flag_rtr:
+                    frame = self._frame
+                    frame[0] = rx[0]
+                    frame[1] = rx[1]
+                    return frame
+                self.rx_dropped += 1
+            elif ticks_diff(ticks_ms(), start) >= timeout_ms:
+                return None
+            else:
+                sleep_ms(1)
 
     def send(self, can_id, data, fd=False, brs=False, extended=False):
         if fd or brs:

@@ -1,7 +1,9 @@
 # CAN through MicroPython's pyb.CAN (stm32: bxCAN classic, FDCAN with FD).
 #
-# Received frames go to on_frame(can_id, data, extended), where data is a
-# memoryview into one preallocated buffer, valid only during the call: recv()
+# Received frames go to on_frame(can_id, data, extended) from poll() (or the
+# rx interrupt), or one at a time from recv(timeout_ms) -> [can_id, data]
+# (the interface keyagent.node.Node drives); either way data is a memoryview
+# into one preallocated buffer, valid until the next frame: pyb's recv()
 # fills the same five-element list every time, so no heap is allocated per
 # frame. The rx callback runs in interrupt context with the heap locked; it
 # only schedules drain work with micropython.schedule (both bound methods
@@ -23,6 +25,7 @@ class PybCan:
         # [id, extended, rtr, filter match index, data]; recv() resizes the
         # memoryview in place to the frame's length.
         self._rx = [0, False, False, 0, memoryview(bytearray(64 if fd else 8))]
+        self._frame = [0, None]  # what recv() returns, reused
         self._drain_cb = self._drain
         self._irq_cb = self._on_rx_irq
         self._pending = False
@@ -69,6 +72,26 @@ class PybCan:
             self._on_frame(rx[0], rx[4], rx[1])
         self.rx_frames += n
         return n
+
+    def recv(self, timeout_ms=0):
+        # Waits at most timeout_ms for one data frame: [can_id, data], the
+        # same list every call, or None. Remote frames are dropped.
+        can = self._can
+        rx = self._rx
+        while True:
+            try:
+                can.recv(self._fifo, rx, timeout=timeout_ms if timeout_ms > 0 else 0)
+            except OSError:  # ETIMEDOUT: nothing arrived in time
+                return None
+            self.rx_frames += 1
+            if not rx[2]:
+                break
+            self.rx_dropped += 1
+            timeout_ms = 0
+        frame = self._frame
+        frame[0] = rx[0]
+        frame[1] = rx[4]
+        return frame
 
     def send(self, can_id, data, fd=False, brs=False, extended=False):
         # Queues one frame; False (and a count) when the hardware queue is
