@@ -76,7 +76,8 @@ class Vehicle:
         self.attacker_nodes = dict((a.node, a) for a in self.attackers)
         self.epoch_reached = {}  # epoch -> {ecu name: time ns}
         self.announced = {}  # epoch -> ms the master announced it
-        self.epoch_keys = {}  # epoch -> K_epoch, for export_keys()
+        self.issued_keys = {}  # key ID -> QKD key the master drew, for export_keys()
+        self._record_issued_keys()
         self.timeline = []
         self.trace = None
         self._faults()
@@ -200,19 +201,31 @@ class Vehicle:
     def on_epoch(self, ecu, epoch):
         if epoch is not None:
             self.epoch_reached.setdefault(epoch, {})[ecu.name] = self.clock.now
-            if ecu is self.master:
-                # Kept for export_keys() only; a real gateway never does this.
-                self.epoch_keys[epoch] = bytes(ecu.agent.current.k_epoch)
+
+    def _record_issued_keys(self):
+        # The emulated module's log of the keys it gave the master (its side
+        # A), for export_keys(); a real module hands a key out and forgets it.
+        take = self.pair.take_new_keys
+
+        def take_and_record(side, count, size_bits=None):
+            keys = take(side, count, size_bits)
+            for key_id, key in keys:
+                self.issued_keys[bytes(key_id)] = bytes(key)
+            return keys
+
+        self.pair.take_new_keys = take_and_record
 
     def export_keys(self, keys_path, config_path):
         # What `qkd-secoc trace analyze` and `monitor` need to judge this
-        # run's frames: the epoch keys and the master's configuration (with
-        # the slaves' authentication keys). Written only on request, 0600.
+        # run's frames: the QKD keys the master drew (the observers follow
+        # the epochs by the key IDs announced on the bus) and the master's
+        # configuration (with the slaves' authentication keys). Written
+        # only on request, 0600.
         import json
         import os
 
-        for path, doc in ((keys_path, {"epoch_keys": dict((str(e), k.hex()) for e, k in sorted(self.epoch_keys.items()))}),
-                          (config_path, self.configs[0])):
+        qkd = dict((k.hex(), v.hex()) for k, v in sorted(self.issued_keys.items()))
+        for path, doc in ((keys_path, {"qkd_keys": qkd}), (config_path, self.configs[0])):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 json.dump(doc, f, indent=1)

@@ -47,3 +47,24 @@ def test_user_mistakes_are_one_line(tmp_path, capsys):
     assert "error: cannot read" in capsys.readouterr().err
     assert main(["emulate", "scenarios/default.toml", "--trace", "x.txt"]) == 2
     assert capsys.readouterr().err == "error: --trace must name a .blf or .asc file\n"
+
+
+def test_exported_keys_let_trace_analyze_judge_the_run_like_the_ecus(tmp_path, capsys):
+    trace, keys, cfg, out = (str(tmp_path / n) for n in ("t.blf", "k.json", "g.json", "a.json"))
+    assert main(["emulate", "scenarios/default.toml", "--inline", "--duration", "12", "--quiet",
+                 "--trace", trace, "--export-keys", keys, cfg, "--json", str(tmp_path / "s.json")]) == 0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert main(["trace", "analyze", trace, "--config", cfg, "--keys", keys, "--json", out]) == 0
+    capsys.readouterr()
+    verdicts = dict((m["name"], m["verdicts"]) for m in json.loads(open(out).read())["messages"] if m["secoc"])
+    # Every authentic frame verifies offline too; each attack frame gets the
+    # reason its receivers gave (the trace holds each frame once).
+    for attack in summary["attacks"]:
+        if attack["kind"] == "flood":
+            continue
+        bad = dict((k, n) for k, n in verdicts[attack["target"]].items() if k != "ok")
+        # (the last one may still be queued when the run ends)
+        assert attack["injected"] - 1 <= sum(bad.values()) <= attack["injected"], (attack, bad)
+        assert set(bad) == set(attack["rejected_by_reason"])
+    others = [v for name, v in verdicts.items() if name not in {a.get("target") for a in summary["attacks"]}]
+    assert all(set(v) == {"ok"} for v in others)

@@ -152,6 +152,8 @@ def add_subparser(subparsers):
         "she",
         help="SHE key update calculator (M1..M5)",
         description="The SHE key update protocol (HIS SHE CMD_LOAD_KEY): build or check M1..M5.",
+        epilog=_UPDATE_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="she_command", metavar="ACTION", required=True)
 
