@@ -109,28 +109,11 @@ def load_config(path):
     return config
 
 
-class ModuleStream:
-    # The module byte stream Node expects, over hal.module_stream's port:
-    # read() never blocks.
-    def __init__(self, port):
-        self.port = port
-        self._buf = bytearray(256)
-
-    def read(self):
-        if not self.port.wait(0):
-            return b""
-        n = self.port.read_into(self._buf)
-        return bytes(self._buf[:n])
-
-    def write(self, data):
-        self.port.write(data)
-
-
 def main(argv):
     from keyagent.agent import KeyAgent
     from keyagent.hal.socketcand_can import SocketcandCan
     from keyagent.hal.socketcand_client import SocketcandClient
-    from keyagent.node import Node
+    from keyagent.node import Node, PortStream
     from keyagent.storage import FileStorage, MemoryStorage
 
     try:
@@ -146,7 +129,7 @@ def main(argv):
 
         host, port = opts["module"]
         try:
-            stream = ModuleStream(StreamPort(connect_tcp(host, port)))
+            stream = PortStream(StreamPort(connect_tcp(host, port)))
         except OSError as e:
             fail("module %s:%d does not answer (%s)" % (host, port, e))
         # A random first sequence number per session (docs/optical-module-protocol.md).

@@ -63,6 +63,25 @@ class _Traffic:
         return p
 
 
+class PortStream:
+    # The module byte stream Node expects, over a port with wait(timeout_ms),
+    # read_into(buf) and write(data) (keyagent.hal.module_uart.UartPort on a
+    # board, keyagent.hal.module_stream.StreamPort on the unix port):
+    # read() never blocks.
+    def __init__(self, port):
+        self.port = port
+        self._buf = bytearray(256)
+
+    def read(self):
+        if not self.port.wait(0):
+            return b""
+        n = self.port.read_into(self._buf)
+        return bytes(self._buf[:n])
+
+    def write(self, data):
+        self.port.write(data)
+
+
 class Node:
     def __init__(self, agent, config, can, clock_ms, module=None, out=print, watchdog=None,
                  status_ms=DEFAULT_STATUS_MS, default_period_ms=DEFAULT_PERIOD_MS,

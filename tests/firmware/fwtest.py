@@ -25,3 +25,9 @@ def raises(exc, fn, *args):
     except exc:
         return True
     return False
+
+
+def board(name):
+    # A board configuration from boards/<name>/board.json.
+    with open(_HERE + "/../../boards/" + name + "/board.json") as f:
+        return json.load(f)

@@ -3,10 +3,9 @@
 # sys.modules the way the real modules are found on a board. Under
 # MicroPython the receive path also runs with the heap locked, which proves
 # that no heap is allocated per frame.
-import json
 import sys
 
-from fwtest import raises
+from fwtest import board, raises
 import fake_can
 from keyagent.hal import can_machine, can_pyb
 from keyagent.hal.can import open_can
@@ -17,17 +16,6 @@ try:
     HEAP_LOCK = hasattr(micropython, "heap_lock")
 except ImportError:
     HEAP_LOCK = False
-
-try:
-    _BOARDS = __file__.rsplit("/", 1)[0] + "/../../boards/"
-except AttributeError:
-    _BOARDS = "boards/"
-
-
-def board(name):
-    with open(_BOARDS + name + "/board.json") as f:
-        return json.load(f)
-
 
 class Sink:
     # on_frame that copies each frame into preallocated storage (no heap).
