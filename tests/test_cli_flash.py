@@ -10,7 +10,7 @@ import secoc_trace_builder as B
 from host_tools import board_link
 from host_tools.board_link import BoardLink
 from host_tools.cli import main
-from host_tools.commands.flash import firmware_files
+from host_tools.commands.flash import FIRMWARE, TOP_LEVEL, firmware_files
 from keyagent.cmac import aes_cmac
 from unix_board import UnixBoard
 
@@ -46,15 +46,18 @@ def test_flash_copies_mpy_that_runs_on_the_board(board, boards, capsys):
             f.write("raise ImportError('stale')\n")
     assert _flash(board, boards) == 0
     n = len(firmware_files())
+    top_level = [name for name in TOP_LEVEL if os.path.isfile(os.path.join(FIRMWARE, name))]
+    assert top_level == ["boot.py", "main.py"]
+    copied = _mpy_bytes(board.root) + sum(os.path.getsize(os.path.join(board.root, t)) for t in top_level)
     port = board.port
     assert capsys.readouterr() == (
         "compiled %d modules for UNIX_X64 (mpy-cross -march=x64)\n"
         "copied %d files, %d bytes, to %s\n"
         "wrote board.json\n"
-        "checked: import keyagent.secoc on the board\n" % (n, n, _mpy_bytes(board.root), port), "")
+        "checked: import keyagent.secoc on the board\n" % (n, n + len(top_level), copied, port), "")
     on_board = sorted(os.path.relpath(os.path.join(top, f), board.root)
                       for top, _, files in os.walk(board.root) for f in files)
-    assert on_board == sorted(["board.json"] + [dest for _, dest in firmware_files()])
+    assert on_board == sorted(["board.json"] + top_level + [dest for _, dest in firmware_files()])
     with open(os.path.join(board.root, "board.json")) as f:
         assert json.load(f) == BOARD
     key = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
