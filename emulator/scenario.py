@@ -61,7 +61,8 @@ def check(data, base=ROOT):
             s["dbc"] = candidate
             break
     else:
-        raise ScenarioError("DBC file not found: %s" % dbc)
+        raise ScenarioError("DBC file not found: %s (looked relative to %s and to %s)"
+                            % (dbc, base or ".", ROOT))
     masters = [e for e in s["ecu"] if e.get("role") == "master"]
     if len(masters) != 1:
         raise ScenarioError("exactly one [[ecu]] must have role = \"master\"")
