@@ -242,14 +242,18 @@ def main(argv=None):
 
     from emulator.bus import CanBus
     from emulator.clock import Clock
+    from host_tools.args import int_in
 
     ap = argparse.ArgumentParser(prog="python -m emulator.bus_server", description=main.__doc__)
-    ap.add_argument("--port", type=int, default=29536)
+    ap.add_argument("--port", type=int_in(0, 65535), default=29536)
     ap.add_argument("--channel", default="can0")
     ap.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
-    server = BusServer(CanBus(Clock(), random.Random(args.seed)), port=args.port, channel=args.channel)
+    try:
+        server = BusServer(CanBus(Clock(), random.Random(args.seed)), port=args.port, channel=args.channel)
+    except OSError as e:
+        ap.exit(2, "error: cannot serve the bus on 127.0.0.1:%d: %s\n" % (args.port, e.strerror))
     print("socketcand bus server on 127.0.0.1:%d channel %s" % (server.port, args.channel), flush=True)
     try:
         server.run_realtime(duration_s=args.seconds)
