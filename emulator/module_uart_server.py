@@ -18,8 +18,11 @@ _READ = 4096
 
 def add_uart_arguments(parser):
     """The `module serve` options that place the UART ends."""
+    from host_tools.args import int_in
+
     parser.add_argument("--pty", action="store_true", help="serve each end on a pseudo-terminal")
-    parser.add_argument("--uart-tcp", type=int, metavar="PORT", default=None,
+    # End B listens on PORT+1, so PORT stops at 65534.
+    parser.add_argument("--uart-tcp", type=int_in(0, 65534), metavar="PORT", default=None,
                         help="serve end A on 127.0.0.1:PORT and end B on PORT+1 (0: any free ports)")
 
 
