@@ -122,12 +122,12 @@ def run(args):
     if args.refresh < 0 or (args.duration is not None and args.duration < 0):
         raise UserError("--refresh and --duration are seconds, not negative")
     obs = make_observer(args)
-    log = open_log(args.log)
+    # The bus first: a bus that does not open must not truncate an existing --log file.
+    bus = open_bus(args)
     try:
-        bus = open_bus(args)
+        log = open_log(args.log)
     except UserError:
-        if log is not None:
-            log.stop()
+        bus.shutdown()
         raise
     out = sys.stdout
     tty = out.isatty()
