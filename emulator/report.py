@@ -35,8 +35,10 @@ def summary_text(summary):
     lat = s["rekey_latency_ms"]
     lines.append("rekeys: %d completed, epoch %s; announce to last ECU: mean %s ms, max %s ms"
                  % (s["rekeys_completed"], s["epoch"], _ms(lat["mean"]), _ms(lat["max"])))
-    lines.append("QKD: key pool %d keys, QBER %.1f%%%s; bus: %d frames, load %.0f%%, %d deliveries lost"
+    lines.append("QKD: key pool %d keys, QBER %.1f%%%s (max %.1f%%, %.1f s in alarm); "
+                 "bus: %d frames, load %.0f%%, %d deliveries lost"
                  % (s["key_pool"], 100 * s["qber"], " (ALARM)" if s["qkd_alarm"] else "",
+                    100 * s["qber_max"], s["qkd_alarm_s"],
                     s["bus_frames"], 100 * s["bus_load"], s["lost_deliveries"]))
     for name, e in sorted(s.get("external_ecus", {}).items()):
         st = e["status"]

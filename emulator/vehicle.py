@@ -290,5 +290,7 @@ class Vehicle:
             "bus_frames": self.bus.frames, "bus_load": self.bus.busy_time() / max(1, self.clock.now),
             "lost_deliveries": self.bus.lost_deliveries,
             "key_pool": status["stored_key_count"], "qber": status["qber"], "qkd_alarm": status["alarm"],
+            "qber_max": max([row[2] for row in self.timeline] or [status["qber"]]),
+            "qkd_alarm_s": sum(1 for row in self.timeline if row[3]) * SAMPLE_NS / S,
             "events": dict(sorted(events.items())),
         }

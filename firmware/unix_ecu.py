@@ -20,13 +20,7 @@
 import json
 import sys
 
-try:
-    from time import ticks_ms
-except ImportError:  # CPython: a ticks_ms that wraps like MicroPython's
-    from time import monotonic
-
-    def ticks_ms():
-        return int(monotonic() * 1000) & 0x3FFFFFFF
+from keyagent.hal.ticks import ticks_ms
 
 USAGE = ("usage: unix_ecu.py --config NODE.json --bus HOST:PORT [--module HOST:PORT]"
          " [--storage FILE] [--duration S] [--status S]")

@@ -9,19 +9,7 @@
 # The IRQ is registered soft (hard=False): MicroPython itself schedules the
 # handler outside interrupt context, so it may drain the queue directly.
 # The machine module is imported inside open_bus(), or passed in.
-try:
-    from time import sleep_ms, ticks_diff, ticks_ms
-except ImportError:  # CPython, for the tests against a fake controller
-    from time import monotonic, sleep
-
-    def ticks_ms():
-        return int(monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def sleep_ms(ms):
-        sleep(ms / 1000)
+from keyagent.hal.ticks import sleep_ms, ticks_diff, ticks_ms
 
 
 class MachineCan:

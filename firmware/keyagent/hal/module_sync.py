@@ -4,13 +4,7 @@
 # For a board's start-up, tools and tests; an event loop drives ModuleClient itself.
 from keyagent.module_client import ModuleClient
 
-try:
-    from time import ticks_ms
-except ImportError:  # CPython
-    from time import monotonic
-
-    def ticks_ms():
-        return int(monotonic() * 1000) & 0x3FFFFFFF
+from keyagent.hal.ticks import ticks_ms
 
 
 def random_seq():

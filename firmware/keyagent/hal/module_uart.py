@@ -1,19 +1,7 @@
 # The optical-module link on a board: a machine.UART as a port for
 # keyagent.hal.module_sync.ModuleLink (read_into, write, wait). Only the
 # documented machine.UART methods are used: any(), readinto(), write().
-try:
-    from time import sleep_ms, ticks_diff, ticks_ms
-except ImportError:  # CPython, for the tests against a fake UART
-    from time import monotonic, sleep
-
-    def ticks_ms():
-        return int(monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def sleep_ms(ms):
-        sleep(ms / 1000)
+from keyagent.hal.ticks import sleep_ms, ticks_diff, ticks_ms
 
 
 class UartPort:

@@ -10,18 +10,8 @@
 import select
 import socket
 
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:  # CPython
-    from time import monotonic
-
-    def ticks_ms():
-        return int(monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
 from keyagent import socketcand as sc
+from keyagent.hal.ticks import ticks_diff, ticks_ms
 
 
 class SocketcandClient:
