@@ -76,7 +76,7 @@ class Vehicle:
         self.attacker_nodes = dict((a.node, a) for a in self.attackers)
         self.epoch_reached = {}  # epoch -> {ecu name: time ns}
         self.announced = {}  # epoch -> ms the master announced it
-        self.issued_keys = {}  # key ID -> QKD key the master drew, for export_keys()
+        self.issued_keys = {}  # key ID -> QKD key the master drew, for export()
         self._record_issued_keys()
         self.timeline = []
         self.trace = None
@@ -204,7 +204,7 @@ class Vehicle:
 
     def _record_issued_keys(self):
         # The emulated module's log of the keys it gave the master (its side
-        # A), for export_keys(); a real module hands a key out and forgets it.
+        # A), for export(); a real module hands a key out and forgets it.
         take = self.pair.take_new_keys
 
         def take_and_record(side, count, size_bits=None):
@@ -215,20 +215,27 @@ class Vehicle:
 
         self.pair.take_new_keys = take_and_record
 
-    def export_keys(self, keys_path, config_path):
-        # What `qkd-secoc trace analyze` and `monitor` need to judge this
-        # run's frames: the QKD keys the master drew (the observers follow
-        # the epochs by the key IDs announced on the bus) and the master's
-        # configuration (with the slaves' authentication keys). Written
-        # only on request, 0600.
+    def export(self, directory):
+        # What `trace analyze`, `monitor` and unix_ecu.py need for this run:
+        # DIR/keys.json, the QKD keys the master drew (the observers follow
+        # the epochs by the key IDs announced on the bus), and DIR/<ECU>.json,
+        # each ECU's node configuration (the gateway's holds the slaves'
+        # authentication keys). Written only on request, each file 0600.
         import json
         import os
 
-        qkd = dict((k.hex(), v.hex()) for k, v in sorted(self.issued_keys.items()))
-        for path, doc in ((keys_path, {"qkd_keys": qkd}), (config_path, self.configs[0])):
+        os.makedirs(directory, exist_ok=True)
+        docs = [("keys", {"qkd_keys": dict((k.hex(), v.hex()) for k, v in sorted(self.issued_keys.items()))})]
+        for name, node in sorted(self.nodes.items(), key=lambda kv: kv[1]):
+            docs.append((name, self.configs[node]))
+        paths = []
+        for name, doc in docs:
+            path = os.path.join(directory, name + ".json")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 json.dump(doc, f, indent=1)
+            paths.append(path)
+        return paths
 
     def _sample(self):
         self.announced.update(self.master.agent.rekey.announced_times)

@@ -47,12 +47,20 @@ def test_user_mistakes_are_one_line(tmp_path, capsys):
     assert "error: cannot read" in capsys.readouterr().err
     assert main(["emulate", "scenarios/default.toml", "--trace", "x.txt"]) == 2
     assert capsys.readouterr().err == "error: --trace must name a .blf or .asc file\n"
+    missing = str(tmp_path / "no" / "s.json")
+    assert main(["emulate", "scenarios/default.toml", "--inline", "--json", missing]) == 2
+    assert capsys.readouterr().err == "error: cannot write %s: no directory %s\n" % (missing, tmp_path / "no")
 
 
 def test_exported_keys_let_trace_analyze_judge_the_run_like_the_ecus(tmp_path, capsys):
-    trace, keys, cfg, out = (str(tmp_path / n) for n in ("t.blf", "k.json", "g.json", "a.json"))
+    trace, out, run = str(tmp_path / "t.blf"), str(tmp_path / "a.json"), tmp_path / "run"
     assert main(["emulate", "scenarios/default.toml", "--inline", "--duration", "12", "--quiet",
-                 "--trace", trace, "--export-keys", keys, cfg, "--json", str(tmp_path / "s.json")]) == 0
+                 "--trace", trace, "--export", str(run), "--json", str(tmp_path / "s.json")]) == 0
+    keys, cfg = str(run / "keys.json"), str(run / "GATEWAY.json")
+    assert sorted(p.name for p in run.iterdir()) == sorted(
+        ["keys.json", "GATEWAY.json", "ABS.json", "EPS.json", "ADAS.json", "BCM.json", "PCM.json"])
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in run.iterdir())
+    assert json.loads((run / "ADAS.json").read_text())["role"] == "slave"
     summary = json.loads((tmp_path / "s.json").read_text())
     assert main(["trace", "analyze", trace, "--config", cfg, "--keys", keys, "--json", out]) == 0
     capsys.readouterr()

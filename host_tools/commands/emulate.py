@@ -1,6 +1,7 @@
 # `qkd-secoc emulate SCENARIO`: runs the virtual vehicle of a scenario file.
 import argparse
 import json
+import os
 import sys
 
 from host_tools.args import int_in
@@ -11,7 +12,7 @@ EPILOG = """examples:
   qkd-secoc emulate scenarios/default.toml --json out/summary.json \\
       --trace out/trace.blf --plot out/timeline.png
   qkd-secoc emulate scenarios/default.toml --inline --trace out/t.blf \\
-      --export-keys out/keys.json out/gateway.json   # for trace analyze
+      --export out/run                   # keys and node configs for trace analyze
 
 A scenario with only in-process ECUs runs in virtual time, faster than real
 time and reproducibly (the same scenario and seed give the same trace).
@@ -30,9 +31,10 @@ def add_subparser(subparsers):
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON")
     p.add_argument("--trace", metavar="FILE", help="write the CAN trace (.blf or .asc)")
     p.add_argument("--plot", metavar="FILE", help="write a PNG timeline")
-    p.add_argument("--export-keys", nargs=2, metavar=("KEYS", "CONFIG"),
-                   help="write the run's epoch keys and the gateway's configuration (with the "
-                        "slaves' authentication keys), for `qkd-secoc trace analyze` and `monitor`")
+    p.add_argument("--export", metavar="DIR",
+                   help="write DIR/keys.json (the QKD keys the gateway drew) and DIR/<ECU>.json "
+                        "(each ECU's node configuration, with authentication keys), for "
+                        "`qkd-secoc trace analyze`, `monitor` and firmware/unix_ecu.py")
     p.add_argument("--inline", action="store_true",
                    help="run every ECU in process (virtual time), even those marked micropython")
     p.add_argument("--quiet", action="store_true", help="no live progress")
@@ -47,6 +49,11 @@ def run(args):
 
     if args.trace and not args.trace.lower().endswith((".blf", ".asc")):
         raise UserError("--trace must name a .blf or .asc file")
+    for path in (args.json, args.trace, args.plot):
+        # Find out now, not after the run, that a result cannot be written.
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and not os.path.isdir(folder):
+            raise UserError("cannot write %s: no directory %s" % (path, folder))
     try:
         s = scenario.load(args.scenario)
     except scenario.ScenarioError as e:
@@ -82,12 +89,12 @@ def run(args):
             except OSError as e:
                 raise UserError("cannot write %s: %s" % (path, e.strerror)) from None
             print("wrote %s" % path)
-    if args.export_keys:
+    if args.export:
         try:
-            vehicle.export_keys(*args.export_keys)
+            paths = vehicle.export(args.export)
         except OSError as e:
-            raise UserError("cannot write the key export: %s" % e.strerror) from None
-        print("wrote %s (keys) and %s" % tuple(args.export_keys))
+            raise UserError("cannot write to %s: %s" % (args.export, e.strerror)) from None
+        print("wrote %s (keys and node configurations, 0600)" % ", ".join(paths))
     sys.stdout.flush()
     return 0
 
