@@ -83,8 +83,11 @@ def plot(vehicle, path):
     tl = vehicle.timeline
     t = [row[0] / S for row in tl]
     fig, axes = plt.subplots(4, 1, sharex=True, figsize=(10, 8))
-    axes[0].plot(t, [row[1] for row in tl], color="tab:green")
-    axes[0].set_ylabel("key pool (keys)")
+    axes[0].plot(t, [row[7] / 1000.0 for row in tl], color="tab:green")
+    axes[0].set_ylabel("secret key rate\n(kbit/s)")
+    pool = axes[0].twinx()
+    pool.plot(t, [row[1] for row in tl], color="tab:olive", linestyle=":")
+    pool.set_ylabel("key pool (keys)")
     axes[1].plot(t, [100 * row[2] for row in tl], color="tab:red")
     axes[1].axhline(11, color="grey", linestyle="--", linewidth=0.8)
     axes[1].set_ylabel("QBER (%)")

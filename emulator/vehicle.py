@@ -243,7 +243,8 @@ class Vehicle:
         st = self.pair.status()
         self.timeline.append((self.clock.now, st["stored_key_count"], st["qber"], st["alarm"],
                               self.master.epoch or 0, sum(self.stats.authentic_rejected.values()),
-                              sum(sum(a.rejected.values()) for a in self.attackers)))
+                              sum(sum(a.rejected.values()) for a in self.attackers),
+                              st["secret_key_rate_bps"]))
         self.clock.call_later(SAMPLE_NS, self._sample)
 
     def run(self, progress=None, step_s=1.0):
