@@ -24,12 +24,24 @@ def add_uart_arguments(parser):
     # End B listens on PORT+1, so PORT stops at 65534.
     parser.add_argument("--uart-tcp", type=int_in(0, 65534), metavar="PORT", default=None,
                         help="serve end A on 127.0.0.1:PORT and end B on PORT+1 (0: any free ports)")
+    parser.add_argument("--uart-connect", type=host_port, metavar="HOST:PORT", default=None,
+                        help="end A dials out to a TCP server that is the master's UART "
+                             "(e.g. a Renode server socket terminal)")
+
+
+def host_port(text):
+    import argparse
+
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError("expected HOST:PORT, got %r" % text)
+    return host, int(port)
 
 
 class ModuleUartServer:
-    def __init__(self, pair, use_pty=False, tcp_port=None, host="127.0.0.1"):
-        if not use_pty and tcp_port is None:
-            raise ValueError("serve at least one of pty and TCP")
+    def __init__(self, pair, use_pty=False, tcp_port=None, host="127.0.0.1", connect=None):
+        if not use_pty and tcp_port is None and connect is None:
+            raise ValueError("serve at least one of pty, TCP and an outgoing connection")
         self.pair = pair
         self.streams = StreamTable(pair)
         self.ends = {side: {} for side in SIDES}  # side -> {"pty": path, "tcp": url}
@@ -48,6 +60,8 @@ class ModuleUartServer:
                     self._open_pty(side)
                 if tcp_port is not None:
                     self._listen(side, host, tcp_port + i if tcp_port else 0)
+            if connect is not None:
+                self._dial("A", connect)
         except OSError:
             self.stop()
             raise
@@ -80,7 +94,7 @@ class ModuleUartServer:
     def describe(self):
         lines = []
         for side in SIDES:
-            for kind in ("pty", "tcp"):
+            for kind in ("pty", "tcp", "connected"):
                 if kind in self.ends[side]:
                     lines.append("module end %s: %s" % (side, self.ends[side][kind]))
         return lines
@@ -106,6 +120,15 @@ class ModuleUartServer:
         self._fds.append(s)
         self.ends[side]["tcp"] = "socket://%s:%d" % (host, s.getsockname()[1])
         self._sel.register(s, selectors.EVENT_READ, ("listen", side))
+
+    def _dial(self, side, address):
+        conn = socket.create_connection(address, timeout=5)
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._fds.append(conn)
+        self._connections += 1
+        self.ends[side]["connected"] = "tcp://%s:%d" % address
+        self._sel.register(conn, selectors.EVENT_READ, ("conn", OpticalModuleEnd(self.pair, side, self.streams)))
 
     def _run(self):
         while not self._stopping:
@@ -187,12 +210,15 @@ def serve_ends(pair, args, out=None):
     prints where each end is, and returns the running ModuleUartServer
     (call .stop() to shut it down)."""
     tcp_port = getattr(args, "uart_tcp", None)
+    connect = getattr(args, "uart_connect", None)
     try:
-        server = ModuleUartServer(pair, use_pty=getattr(args, "pty", False), tcp_port=tcp_port)
+        server = ModuleUartServer(pair, use_pty=getattr(args, "pty", False), tcp_port=tcp_port,
+                                  connect=connect)
     except OSError as e:
         from host_tools.errors import UserError  # serve_ends is the command's entry point
 
-        raise UserError("cannot serve the UART ends on 127.0.0.1:%s: %s" % (tcp_port, e.strerror or e)) from None
+        where = "%s:%d" % connect if connect and tcp_port is None else "127.0.0.1:%s" % tcp_port
+        raise UserError("cannot serve the UART ends on %s: %s" % (where, e.strerror or e)) from None
     server.start()
     out = out or sys.stdout
     for line in server.describe():

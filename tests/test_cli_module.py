@@ -93,7 +93,7 @@ def test_certs_rejects_bad_sae_ids(capsys, tmp_path, ids, message):
 
 @pytest.mark.parametrize("argv,message", [
     ([], "error: nothing to serve: give --rest-port (and --certs, --master-sae, --slave-sae)"
-         + (" and/or --pty or --uart-tcp" if HAVE_UART else "") + "\n"),
+         + (" and/or --pty, --uart-tcp or --uart-connect" if HAVE_UART else "") + "\n"),
     (["--rest-port", "0"], "error: --rest-port needs --certs, --master-sae and --slave-sae\n"),
     (["--rest-port", "0", "--certs", "/nonexistent", "--master-sae", "a", "--slave-sae", "b"],
      "error: /nonexistent/ca.crt not found (make it with `qkd-secoc module certs /nonexistent --sae ...`)\n"),

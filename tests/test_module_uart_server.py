@@ -163,3 +163,37 @@ def test_micropython_slave_fetches_the_masters_key(served, transport, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert proc.stdout.splitlines() == ["status 0", "key " + bytes(r.key).hex(), "again %d" % ml.KEY_ID_UNKNOWN]
+
+
+def test_end_a_dials_out_to_a_uart_socket_like_renode_s():
+    # A listening socket plays Renode's server socket terminal (the master
+    # board's module UART); end A connects to it and answers STATUS.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    pair = ModulePair(seed=5, max_key_count=40)
+    pair.fill()
+    server = serve_ends(pair, types.SimpleNamespace(pty=False, uart_tcp=None,
+                                                    uart_connect=listener.getsockname()))
+    try:
+        board_uart, _ = listener.accept()
+        with board_uart:
+            board_uart.settimeout(5)
+            board_uart.sendall(bytes.fromhex(json.load(open(VECTORS))["status"]["request_wire"]))
+            [frame] = recv_frames(board_uart, 1)
+        assert frame[:3] == b"\x81\x00\x00"
+        assert server.ends["A"]["connected"] == "tcp://127.0.0.1:%d" % listener.getsockname()[1]
+    finally:
+        server.stop()
+        listener.close()
+
+
+def test_a_uart_socket_that_refuses_is_one_error_line():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nobody listens there now
+    with pytest.raises(UserError) as e:
+        serve_ends(ModulePair(seed=1), types.SimpleNamespace(pty=False, uart_tcp=None,
+                                                             uart_connect=("127.0.0.1", port)))
+    assert str(e.value).startswith("cannot serve the UART ends on 127.0.0.1:%d: " % port)

@@ -219,10 +219,11 @@ def describe_pair(pair):
 def run_serve(args, out=None):
     out = out or sys.stdout
     uart = _uart_server()
-    want_uart = uart is not None and (getattr(args, "pty", False) or getattr(args, "uart_tcp", None) is not None)
+    want_uart = uart is not None and (getattr(args, "pty", False) or getattr(args, "uart_tcp", None) is not None
+                                      or getattr(args, "uart_connect", None) is not None)
     if args.rest_port is None and not want_uart:
         raise UserError("nothing to serve: give --rest-port (and --certs, --master-sae, --slave-sae)"
-                        + (" and/or --pty or --uart-tcp" if uart is not None else ""))
+                        + (" and/or --pty, --uart-tcp or --uart-connect" if uart is not None else ""))
     rest_files = _rest_files(args) if args.rest_port is not None else None
     pair = _make_pair(args)
     print(describe_pair(pair), file=out, flush=True)
