@@ -7,7 +7,7 @@
 import gc
 import time
 
-from keyagent import aes, secoc
+from keyagent import aes
 from keyagent.cmac import Cmac
 from keyagent.freshness import CounterFreshness
 from keyagent.secoc import SecOCRx, SecOCTx, layout_for_profile

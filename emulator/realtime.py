@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 from emulator.bus_server import BusServer
 from emulator.scenario import ROOT

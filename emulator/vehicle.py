@@ -8,7 +8,7 @@ import random
 from keyagent import secoc
 
 from emulator.attacks import Attacker
-from emulator.bus import ALL, CanBus
+from emulator.bus import CanBus
 from emulator.bus_faults import RandomBitErrors, RandomLoss
 from emulator.clock import MS, S, Clock
 from emulator.ecu import EmulatedEcu

@@ -122,3 +122,21 @@ def _fmt(v):
     if isinstance(v, float):
         return "%g" % v
     return str(v)
+
+
+def write_json(obs, path):
+    # The report as JSON to path, or to standard output for "-".
+    import json
+    import sys
+
+    from host_tools.errors import UserError
+
+    text = json.dumps(report(obs), indent=2) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise UserError("cannot write %s: %s" % (path, e.strerror)) from None

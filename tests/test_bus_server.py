@@ -3,7 +3,6 @@
 # emulated bus, paced to the wall clock. 127.0.0.1 only, bounded waits.
 import os
 import random
-import socket
 import subprocess
 import sys
 

@@ -61,7 +61,7 @@ def test_an_ecu_reset_at_any_moment_verifies_again_within_two_rekey_periods(ecu,
     # Resets around the rekey at t = 2 s (announce, distribution, activation, grace).
     at = 2.0 + offset_ms / 1000.0
     v = make(duration_s=at + 2.5, fault=[{"kind": "reset", "ecu": ecu, "at_s": at}])
-    s = v.run()
+    v.run()
     e = v.ecus[ecu]
     assert e.resets == 1
     assert e.first_ok_ns is not None and e.first_ok_ns <= (at + 2.0) * S

@@ -7,7 +7,7 @@
 # (module_data) and the time of the next timer (next_timer). Verified
 # application payloads go to the on_payload(pdu, data) callback; what an
 # operator should know goes to `events`.
-from keyagent import secoc, rekey_msgs as msgs
+from keyagent import secoc
 from keyagent.freshness import CounterFreshness
 from keyagent.isotp import IsoTpConnection, IsoTpReceiver, IsoTpSender
 from keyagent.keyring import EpochKeys

@@ -3,13 +3,13 @@
 # host_tools.secoc_observer's (shared with `trace analyze`); this module opens
 # the bus, records the trace and refreshes the table.
 import argparse
-import json
 import sys
 import time
 
 from host_tools.args import int_in
 from host_tools.commands.trace import add_observer_arguments, make_observer
 from host_tools.errors import UserError
+from host_tools.observer_report import write_json
 
 # socketcand servers (the emulator's bus server among them), read with the
 # CAN FD-capable host_tools.socketcand_bus
@@ -55,7 +55,7 @@ def add_subparser(subparsers):
     bus.add_argument("--port", type=int_in(1, 65535), default=29536, help="socketcand port (default 29536)")
     add_observer_arguments(parser)
     parser.add_argument("--log", metavar="FILE", help="record every frame to FILE (.blf or .asc)")
-    parser.add_argument("--json", metavar="OUT", help="at the end, write the analysis as JSON to OUT")
+    parser.add_argument("--json", metavar="OUT", help="at the end, write the analysis as JSON to OUT (- for standard output)")
     parser.add_argument("--refresh", type=float, default=1.0, metavar="S",
                         help="seconds between tables (0: only the final one; default 1)")
     parser.add_argument("--events", type=int_in(0, 10_000), default=10, metavar="N",
@@ -163,12 +163,7 @@ def run(args):
             log.stop()
     _show(out, obs, args, False, None)
     if args.json:
-        try:
-            with open(args.json, "w") as f:
-                json.dump(obs.report(), f, indent=2)
-                f.write("\n")
-        except OSError as e:
-            raise UserError("cannot write %s: %s" % (args.json, e.strerror)) from None
+        write_json(obs, args.json)
     return 0
 
 

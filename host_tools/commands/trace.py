@@ -2,10 +2,10 @@
 # a recorded BLF or ASC trace (python-can's readers). The verification and
 # rekey following are host_tools.secoc_observer's, shared with the monitor.
 import argparse
-import json
 import sys
 
 from host_tools.errors import UserError
+from host_tools.observer_report import write_json
 
 EPILOG = """example:
   qkd-secoc trace analyze run.blf --config gateway.json --keys keys.json \\
@@ -82,13 +82,5 @@ def run_analyze(args):
     if args.json != "-":
         sys.stdout.write(obs.table())
     if args.json:
-        text = json.dumps(obs.report(), indent=2) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            try:
-                with open(args.json, "w") as f:
-                    f.write(text)
-            except OSError as e:
-                raise UserError("cannot write %s: %s" % (args.json, e.strerror)) from None
+        write_json(obs, args.json)
     return 0
