@@ -1,7 +1,6 @@
 # `qkd-secoc module certs|serve`: exact output, files and permissions,
 # one-line errors, and a bounded serve that a third-party ETSI 014 client
 # draws keys from.
-import importlib.util
 import os
 import re
 import signal
@@ -14,11 +13,8 @@ import pytest
 from host_tools.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HAVE_UART = importlib.util.find_spec("emulator.module_uart_server") is not None
 PAIR_LINE = ("module pair: 25.0 km at 0.20 dB/km, mu 0.484, QBER 3.31 %, secret key rate 178825 bit/s, "
              "link up, pool 50/50 keys of 256 bits\n")
-UART_LINE = "" if HAVE_UART else \
-    "UART ends: not in this build (no emulator.module_uart_server); serving REST only\n"
 
 
 def run(capsys, *argv):
@@ -93,7 +89,7 @@ def test_certs_rejects_bad_sae_ids(capsys, tmp_path, ids, message):
 
 @pytest.mark.parametrize("argv,message", [
     ([], "error: nothing to serve: give --rest-port (and --certs, --master-sae, --slave-sae)"
-         + (" and/or --pty, --uart-tcp or --uart-connect" if HAVE_UART else "") + "\n"),
+         " and/or --pty, --uart-tcp or --uart-connect\n"),
     (["--rest-port", "0"], "error: --rest-port needs --certs, --master-sae and --slave-sae\n"),
     (["--rest-port", "0", "--certs", "/nonexistent", "--master-sae", "a", "--slave-sae", "b"],
      "error: /nonexistent/ca.crt not found (make it with `qkd-secoc module certs /nonexistent --sae ...`)\n"),
@@ -115,7 +111,7 @@ def test_serve_runs_for_its_duration_and_stops_cleanly(capsys, pki):
                          "--slave-sae", "car", "--max-keys", "50", "--prefill", "--duration", "0.2")
     assert (code, err) == (0, "")
     out = re.sub(r"localhost:\d+/", "localhost:PORT/", out)
-    assert out == (PAIR_LINE + UART_LINE
+    assert out == (PAIR_LINE
                    + "ETSI 014 KME: https://localhost:PORT/api/v1/keys/{SAE_ID}/(status|enc_keys|dec_keys)\n"
                    + "  master SAE rsu (end A), slave SAE car (end B), CA %s/ca.crt\n" % pki
                    + "serving for 0.2 s\n"

@@ -1,12 +1,9 @@
 # `qkd-secoc module certs|serve`: the emulated QKD optical module pair.
 # `certs` makes a test PKI for the ETSI GS QKD 014 server; `serve` runs the
-# pair in real time and serves its ends: the UART ends (pty / TCP, from
-# emulator.module_uart_server when this build has it) and ETSI 014 REST
-# with mutual TLS. Extra subcommands hook in through
-# host_tools.commands.module_console.add_console_parser(subparsers).
+# pair in real time and serves its ends: the UART ends (pty / TCP,
+# emulator.module_uart_server) and ETSI 014 REST with mutual TLS. `console`
+# is host_tools.commands.module_console.
 import argparse
-import importlib
-import importlib.util
 import os
 import sys
 
@@ -38,13 +35,6 @@ SERVE_EPILOG = """examples:
 
 Stops on Ctrl-C (or SIGTERM, or after --duration seconds).
 """
-
-
-def _uart_server():
-    # The UART ends come from emulator.module_uart_server when the build has it.
-    if importlib.util.find_spec("emulator.module_uart_server") is None:
-        return None
-    return importlib.import_module("emulator.module_uart_server")
 
 
 def _fraction(text):
@@ -138,16 +128,15 @@ def add_subparser(subparsers):
     rest.add_argument("--certs", metavar="DIR", help="directory from `module certs`")
     rest.add_argument("--master-sae", metavar="ID", help="SAE allowed to call enc_keys (end A)")
     rest.add_argument("--slave-sae", metavar="ID", help="SAE allowed to call dec_keys (end B)")
-    uart = _uart_server()
-    if uart is not None:
-        uart.add_uart_arguments(serve.add_argument_group("UART ends"))
+    from emulator.module_uart_server import add_uart_arguments
+    from host_tools.commands.module_console import add_console_parser
+
+    add_uart_arguments(serve.add_argument_group("UART ends"))
     serve.add_argument("--duration", type=_non_negative, default=None, metavar="SECONDS",
                        help="stop after this many seconds (default: run until Ctrl-C)")
     serve.set_defaults(func=run_serve)
 
-    # Hook: `module console` lives in its own module when the build has it.
-    if importlib.util.find_spec("host_tools.commands.module_console") is not None:
-        importlib.import_module("host_tools.commands.module_console").add_console_parser(actions)
+    add_console_parser(actions)
 
 
 def run_certs(args):
@@ -218,22 +207,19 @@ def describe_pair(pair):
 
 def run_serve(args, out=None):
     out = out or sys.stdout
-    uart = _uart_server()
-    want_uart = uart is not None and (getattr(args, "pty", False) or getattr(args, "uart_tcp", None) is not None
-                                      or getattr(args, "uart_connect", None) is not None)
+    from emulator.module_uart_server import serve_ends
+
+    want_uart = args.pty or args.uart_tcp is not None or args.uart_connect is not None
     if args.rest_port is None and not want_uart:
         raise UserError("nothing to serve: give --rest-port (and --certs, --master-sae, --slave-sae)"
-                        + (" and/or --pty, --uart-tcp or --uart-connect" if uart is not None else ""))
+                        " and/or --pty, --uart-tcp or --uart-connect")
     rest_files = _rest_files(args) if args.rest_port is not None else None
     pair = _make_pair(args)
     print(describe_pair(pair), file=out, flush=True)
     running = []
     try:
         if want_uart:
-            running.append(uart.serve_ends(pair, args, out))
-        elif uart is None:
-            print("UART ends: not in this build (no emulator.module_uart_server); serving REST only",
-                  file=out, flush=True)
+            running.append(serve_ends(pair, args, out))
         if rest_files is not None:
             running.append(_start_rest(pair, args, rest_files, out))
         _wait(args.duration, out)
