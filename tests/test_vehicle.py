@@ -124,3 +124,14 @@ def test_unplugged_master_module_keeps_the_current_key():
     assert "qkd_key_unavailable" in kinds or "qkd_alarm" in kinds
     assert s["authentic_rejected"] == 0
     assert len(set(x.epoch for x in v.ecus.values())) == 1
+
+
+def test_the_faults_scenario_rides_out_every_fault():
+    # scenarios/faults.toml: loss, bit errors, three kinds of reset, an
+    # unplugged module and an eavesdropper in one run.
+    v = Vehicle(scenario.load("scenarios/faults.toml"))
+    s = v.run()
+    assert set(s["authentic_rejected_by_reason"]) <= {"no_key"}  # only while a reset ECU had none
+    assert s["rekeys_completed"] >= 6 and s["ecu_resets"] == 3
+    assert len(set(e.epoch for e in v.ecus.values())) == 1
+    assert s["qber_max"] > 0.11 and s["lost_deliveries"] > 0
