@@ -7,14 +7,11 @@
 #     as a multiple of the two cryptolib AES block calls that frame needs;
 #     mpy_secoc_vs_aes is the same frame over cryptolib.
 #   mpy_secoc_soft_alloc: heap bytes per frame on the fallback path.
-import gc
 import time
 
 import cryptolib
 from keyagent import aes, aes_soft
-from keyagent.cmac import Cmac
-from keyagent.freshness import CounterFreshness
-from keyagent.secoc import SecOCRx, SecOCTx, layout_for_profile
+from mpy_secoc import alloc_per_frame, endpoints, time_frames  # the same frame, the same loops
 
 KEY = bytes(range(16))
 ROUNDS = 1000
@@ -33,40 +30,13 @@ def block_run(encrypt):
 def soft_endpoints():
     was = aes.use_soft(True)
     try:
-        lay = layout_for_profile(1, 0x123, 4, fv_bits=24)
-        tx = SecOCTx(lay, CounterFreshness(24, 8))
-        rx = SecOCRx(lay, CounterFreshness(24, 8, 1))
-        tx.key = rx.key = Cmac(KEY)
+        return endpoints()
     finally:
         aes.use_soft(was)
-    return tx, rx
 
 
 def frame_run(tx, rx):
-    payload = bytearray(b"\x11\x22\x33\x44")
-    frame = bytearray(8)
-    protect = tx.protect
-    verify = rx.verify
-    t0 = time.ticks_us()
-    for _ in range(FRAMES):
-        protect(payload, 4, frame)
-        if verify(frame, 8):
-            raise RuntimeError("verify failed")
-    return time.ticks_diff(time.ticks_us(), t0) / FRAMES
-
-
-def alloc_per_frame(tx, rx):
-    payload = bytearray(b"\x11\x22\x33\x44")
-    frame = bytearray(8)
-    gc.collect()
-    gc.disable()
-    before = gc.mem_alloc()
-    for _ in range(FRAMES):
-        tx.protect(payload, 4, frame)
-        rx.verify(frame, 8)
-    used = gc.mem_alloc() - before
-    gc.enable()
-    return used / FRAMES
+    return time_frames(tx, rx, FRAMES) / FRAMES
 
 
 def main():
@@ -88,7 +58,7 @@ def main():
     print("BENCH mpy_aes_soft_vs_cryptolib %.1f x" % (soft_us / native_us))
     print("BENCH mpy_secoc_soft_frame_us %.2f us" % frame_us)
     print("BENCH mpy_secoc_vs_aes_fallback %.1f x" % (frame_us / (2 * native_us)))
-    print("BENCH mpy_secoc_soft_alloc %.1f B/frame" % alloc_per_frame(tx, rx))
+    print("BENCH mpy_secoc_soft_alloc %.1f B/frame" % alloc_per_frame(tx, rx, FRAMES))
 
 
 main()

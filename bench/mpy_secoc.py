@@ -81,4 +81,5 @@ def main():
     print("BENCH mpy_secoc_alloc %.1f B/frame" % alloc_per_frame(tx, rx, N))
 
 
-main()
+if __name__ == "__main__":  # bench/mpy_aes_fallback.py imports the pieces
+    main()
