@@ -236,7 +236,7 @@ def test_active_deliver_with_floors_joins_a_running_epoch():
     steer.tx.fvm.counter = 1000 + 128  # the joining slave 2 resumes at its floor
     m1, m2, m3, _, _ = she.update_messages(B.UID2, she.KEY_1, she.MASTER_ECU_KEY, B.AUTH[2], k1, 1 << 4, 0)
     auth2 = Cmac(B.AUTH[2])
-    mgmt = B.isotp_frames(0x742, 0x702, R.join(auth2, 2, 0))
+    mgmt = B.isotp_frames(0x742, 0x702, R.join(auth2, 2, 0, 1))
     mgmt += B.isotp_frames(0x702, 0x742, R.deliver(auth2, 2, 1, True, m1, m2, m3, [(0, 100), (1, 1128)]))
     frames = [(i * 0.001, can_id, data) for i, (can_id, data) in enumerate(mgmt)]
     for i in range(3):

@@ -27,6 +27,7 @@ class _Slave:
         self.deliveries = {}  # epoch -> DELIVERs sent (the SHE counter's low bits)
         self.update = None  # the she.KeyUpdate awaiting M4/M5
         self.sent_deliver = None  # (epoch, active, message) last DELIVER sent
+        self.join_boot = -1  # boot count of the slave's last JOIN answered
         self.confirmed = False
         self.tries = 0
         self.next_try = 0
@@ -259,10 +260,22 @@ class RekeyMaster:
 
     def _join(self, s, msg, now):
         a = self.agent
-        body = msgs.open_sealed(s.auth(), s.node, msg, 5)
-        if body is None or len(body) != 5:
+        body = msgs.open_sealed(s.auth(), s.node, msg, 9)
+        if body is None or len(body) != 9:
             a.count("rekey_bad_mac")
             return
+        boot = msgs.get32(body, 5)
+        if boot < s.join_boot:
+            a.count("rekey_stale")  # a JOIN from an earlier boot: a replay
+            return
+        sent = s.sent_deliver
+        if boot == s.join_boot and sent is not None and a.current is not None \
+                and sent[0] == a.current.epoch and sent[1]:
+            # The same boot asking again (our DELIVER was lost): the same
+            # message again, so a replayed JOIN costs no new SHE counter.
+            a.unicast(s.node, sent[2], now)
+            return
+        s.join_boot = boot
         a.event(now, "slave_join", s.node)
         if a.current is not None:
             self._deliver(s, a.current, True, now)

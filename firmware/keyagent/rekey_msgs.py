@@ -116,8 +116,10 @@ def delivered(epoch, m4, m5):
     return bytes((DELIVERED,)) + be32(epoch) + bytes(m4) + bytes(m5)
 
 
-def join(auth, node, last_epoch):
-    return seal(auth, node, bytes((JOIN,)) + be32(last_epoch))
+def join(auth, node, last_epoch, boot):
+    # boot: the slave's persisted boot count, so that a replayed JOIN from
+    # an earlier boot is refused.
+    return seal(auth, node, bytes((JOIN,)) + be32(last_epoch) + be32(boot))
 
 
 def activate(mgmt, epoch, out):

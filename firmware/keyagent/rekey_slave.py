@@ -29,6 +29,9 @@ class RekeySlave:
         # DELIVER can never be loaded again. The slot's key stays zero until
         # a real one is loaded.
         self.she.provision(she.KEY_1, bytes(16), self.storage.get("she_counter", 0) or 0)
+        # Counted at every start and persisted: JOINs of this boot carry it.
+        self.boot = (self.storage.get("joins", 0) or 0) + 1
+        self.storage.put("joins", self.boot)
         self.waiting = None  # (epoch, module request seq) for an ANNOUNCE
         self.answer = None  # (epoch, message) last ACK/DELIVERED, to repeat
         self.next_join = 0
@@ -39,7 +42,7 @@ class RekeySlave:
     def poll(self, now):
         a = self.agent
         if a.current is None and a.alt is None and now >= self.next_join:
-            a.unicast(0, msgs.join(self.auth, self.node, self.epoch), now)
+            a.unicast(0, msgs.join(self.auth, self.node, self.epoch, self.boot), now)
             self.next_join = now + a.timing["join_retry_ms"]
 
     def next_timer(self, now):

@@ -114,3 +114,33 @@ def test_replayed_rekey_messages_are_refused():
             sim.agents[node].on_frame(can_id, data, sim.t)
     sim.run(10)
     assert sim.epochs() == epoch_before
+
+
+def test_replayed_joins_cost_no_new_delivery():
+    sim = Sim(config(direct=1, gateway=1, timing={"rekey_period_ms": 100000}))
+    sim.run(400)
+    joins = []
+
+    def record(can_id, data, node):
+        if can_id == 0x742:
+            joins.append((can_id, bytes(data)))
+        return False
+
+    sim.drop = record
+    sim.boot(2)  # the gateway slave resets and JOINs
+    sim.run(300)
+    sim.drop = None
+    master = sim.agents[0]
+    slave = master.rekey.slaves[2]
+    counts = dict(slave.deliveries)
+    sim.boot(2)  # and again: a new boot count, a new delivery
+    sim.run(300)
+    assert sum(slave.deliveries.values()) == sum(counts.values()) + 1
+    before = dict(slave.deliveries)
+    for can_id, data in joins:  # an old boot's JOIN frames, replayed
+        master.on_frame(can_id, data, sim.t)
+        sim.run(2)
+    sim.run(200)
+    assert slave.deliveries == before
+    assert master.rejected.get("rekey_stale", 0) >= 1
+    assert set(sim.epochs().values()) == {sim.epochs()[0]}
