@@ -36,7 +36,6 @@ class EmulatedEcu:
             self.to_module = UartDirection(self.clock, baud, lambda d: self.from_module.write(endpoint.receive_data(d)))
             self.from_module = UartDirection(self.clock, baud, self._module_bytes)
         self.agent = KeyAgent(self.config, self.storage, module)
-        self.agent.on_payload = None
         self.wanted = set(self.agent.by_can_id) | set(self.agent.links) | {ACTIVATE_ID}
         self.vehicle.bus.set_filter(self.bus_node, self.wanted)
         self.epoch = None

@@ -137,7 +137,6 @@ class Vehicle:
 
     def _traffic(self):
         s = self.scenario
-        by_name = dict((m.name, m) for m in self.messages)
         self.traffic = Traffic([m for m in self.messages if set(m.senders) & set(self.ecus)],
                                self.rng_for("traffic"))
 
@@ -145,7 +144,7 @@ class Vehicle:
             for sender in msg.senders:
                 ecu = self.ecus.get(sender)
                 if ecu is not None:
-                    ecu.send_app(by_name[msg.name].name, payload)
+                    ecu.send_app(msg.name, payload)
 
         self.traffic.start(self.clock, send, only_senders=list(self.ecus))
         missing = s["bus_load"] - self.traffic.load(self.bus)

@@ -16,6 +16,7 @@ from host_tools.commands.module_console import open_link
 from host_tools.errors import UserError
 from keyagent import module_link as ml
 from test_micropython import ROOT, micropython
+from test_module_link_fuzz import frames_in
 
 VECTORS = os.path.join(ROOT, "tests", "vectors", "module_link_frames.json")
 
@@ -44,14 +45,7 @@ def served():
 
 
 def frames_of(data):
-    rx = ml.FrameReceiver()
-    out = []
-    pos = 0
-    while pos < len(data):
-        pos = rx.feed(data, pos)
-        if rx.length:
-            out.append(bytes(rx.frame[: rx.length]))
-    return out
+    return frames_in(data)[0]
 
 
 def tcp(url):
