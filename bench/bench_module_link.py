@@ -15,9 +15,9 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]
 
 from emulator.module_uart_server import ModuleUartServer  # noqa: E402
 from emulator.qkd_pair import ModulePair  # noqa: E402
-from keyagent.hal.module_stream import StreamPort, connect_tcp  # noqa: E402
+from keyagent.unix.module_stream import StreamPort, connect_tcp  # noqa: E402
 from keyagent.hal.module_sync import ModuleLink  # noqa: E402
-from keyagent.module_client import ModuleClient  # noqa: E402
+from keyagent.optical.client import ModuleClient  # noqa: E402
 
 BAUD = 115200
 BITS_PER_BYTE = 10

@@ -9,10 +9,10 @@ import cantools
 
 from host_tools.observer_inputs import Keys, parse_config
 from host_tools.secoc_observer import Observer
-from keyagent.cmac import Cmac
-from keyagent.freshness import CounterFreshness
-from keyagent.kdf import secoc_key
-from keyagent.secoc import SecOCTx, layout_for_profile
+from keyagent.crypto.cmac import Cmac
+from keyagent.secoc.freshness import CounterFreshness
+from keyagent.crypto.kdf import secoc_key
+from keyagent.secoc.engine import SecOCTx, layout_for_profile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N = 4000

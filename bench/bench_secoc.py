@@ -2,9 +2,9 @@
 # core (the same frame as bench/mpy_secoc.py), best of five runs.
 import time
 
-from keyagent.cmac import Cmac
-from keyagent.freshness import CounterFreshness
-from keyagent.secoc import SecOCRx, SecOCTx, layout_for_profile
+from keyagent.crypto.cmac import Cmac
+from keyagent.secoc.freshness import CounterFreshness
+from keyagent.secoc.engine import SecOCRx, SecOCTx, layout_for_profile
 
 N = 20000
 

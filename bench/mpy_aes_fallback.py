@@ -1,16 +1,17 @@
-# MicroPython: the AES written in MicroPython (keyagent.aes_soft), what
+# MicroPython: the AES written in MicroPython (keyagent.crypto.aes_soft), what
 # firmware without cryptolib runs, against cryptolib, all in this one run.
 #   mpy_aes_soft_block_us / _plain_block_us: one block, viper / plain rounds.
 #   mpy_aes_soft_vs_cryptolib: the viper block against the cryptolib block.
 #   mpy_secoc_vs_aes_fallback: protect + verify of the Profile 1 frame of
-#     mpy_secoc.py with the CMAC over the fallback AES (keyagent.aes.use_soft),
+#     mpy_secoc.py with the CMAC over the fallback AES (keyagent.crypto.aes.use_soft),
 #     as a multiple of the two cryptolib AES block calls that frame needs;
 #     mpy_secoc_vs_aes is the same frame over cryptolib.
 #   mpy_secoc_soft_alloc: heap bytes per frame on the fallback path.
 import time
 
 import cryptolib
-from keyagent import aes, aes_soft
+from keyagent.crypto import aes
+from keyagent.crypto import aes_soft
 from mpy_secoc import alloc_per_frame, endpoints, time_frames  # the same frame, the same loops
 
 KEY = bytes(range(16))

@@ -9,11 +9,13 @@
 # says, built before the measurement starts.
 import gc
 
-from keyagent import rekey_msgs as msgs, she
-from keyagent.agent import KeyAgent, to_master_id, to_slave_id
-from keyagent.isotp import IsoTpConnection, IsoTpReceiver, IsoTpSender
-from keyagent.rekey_slave import she_uid
-from keyagent.she_store import SheKeyStore
+from keyagent.rekey import messages as msgs
+from keyagent.crypto import she
+from keyagent.agent import KeyAgent
+from keyagent.rekey.ids import to_master_id, to_slave_id
+from keyagent.isotp.connection import IsoTpConnection, IsoTpReceiver, IsoTpSender
+from keyagent.rekey.slave import she_uid
+from keyagent.crypto.she_store import SheKeyStore
 from keyagent.storage import MemoryStorage
 from vehicle_sim import FakeModule, KeyPool  # the stand-in module of the rekey tests
 

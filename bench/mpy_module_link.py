@@ -10,8 +10,8 @@
 import gc
 import time
 
-from keyagent import module_link as ml
-from keyagent.module_client import ModuleClient
+from keyagent.optical import link as ml
+from keyagent.optical.client import ModuleClient
 
 KEY_ID = bytes(range(16))
 N = 300

@@ -7,10 +7,10 @@
 import gc
 import time
 
-from keyagent import aes
-from keyagent.cmac import Cmac
-from keyagent.freshness import CounterFreshness
-from keyagent.secoc import SecOCRx, SecOCTx, layout_for_profile
+from keyagent.crypto import aes
+from keyagent.crypto.cmac import Cmac
+from keyagent.secoc.freshness import CounterFreshness
+from keyagent.secoc.engine import SecOCRx, SecOCTx, layout_for_profile
 
 N = 10000
 KEY = bytes(range(16))

@@ -2,9 +2,9 @@
 # firmware/ on MICROPYPATH). Prints BENCH lines; values are per operation.
 import time
 
-from keyagent import she
-from keyagent.she_store import SheKeyStore
-from keyagent.isotp import IsoTpReceiver, IsoTpSender
+from keyagent.crypto import she
+from keyagent.crypto.she_store import SheKeyStore
+from keyagent.isotp.connection import IsoTpReceiver, IsoTpSender
 
 UID = bytes(14) + b"\x01"
 AUTH = bytes(range(16))

@@ -1,7 +1,7 @@
 # `make bench`: runs every benchmark in bench/ and passes through its
 # `BENCH <name> <value> <unit>` lines. bench_*.py run under CPython;
 # mpy_*.py run under the MicroPython unix port (MICROPYTHON), with
-# firmware/ and tests/firmware/ on its path. Ratios are measured within one run of one script.
+# firmware/ and tests/keyagent/ on its path. Ratios are measured within one run of one script.
 import os
 import subprocess
 import sys
@@ -23,7 +23,7 @@ def commands():
 def main():
     # MicroPython benchmarks may use the firmware tests' stand-ins too.
     env = dict(os.environ, MICROPYPATH=":".join(
-        (os.path.join(ROOT, "firmware"), HERE, os.path.join(ROOT, "tests", "firmware"))))
+        (os.path.join(ROOT, "firmware"), HERE, os.path.join(ROOT, "tests", "keyagent"))))
     status = 0
     for name, cmd in commands():
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)

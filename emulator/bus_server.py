@@ -1,5 +1,5 @@
 # A TCP bus server on 127.0.0.1 that speaks socketcand raw mode, so that
-# real MicroPython ECU processes (keyagent.hal.socketcand_client) and
+# real MicroPython ECU processes (keyagent.unix.socketcand_client) and
 # python-can's own `socketcand` interface join the emulated bus.
 #
 #   clock = Clock(); bus = CanBus(clock, random.Random(seed))
@@ -26,7 +26,7 @@ import threading
 import time
 
 from emulator.bus import Frame
-from keyagent import socketcand as sc
+from keyagent.unix import socketcand as sc
 
 _HELLO, _OPEN, _RAW = 0, 1, 2
 

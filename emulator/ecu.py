@@ -1,8 +1,9 @@
 # One ECU of the virtual vehicle: the firmware's KeyAgent, in process, on
 # the emulated bus, with its optical module (the firmware's module client
 # talking to the emulated module over a virtual-time UART) if it has one.
-from keyagent.agent import ACTIVATE_ID, KeyAgent
-from keyagent.module_client import ModuleClient
+from keyagent.agent import KeyAgent
+from keyagent.rekey.ids import ACTIVATE_ID
+from keyagent.optical.client import ModuleClient
 from keyagent.storage import MemoryStorage
 
 from emulator.clock import MS

@@ -1,6 +1,6 @@
 # The module's end of the optical-module UART link (docs/optical-module-protocol.md),
 # sans-I/O: receive_data(bytes) -> bytes to write. It frames with the
-# firmware's keyagent.module_link (the same code the agent runs) and packs and
+# firmware's keyagent.optical.link (the same code the agent runs) and packs and
 # parses the messages itself, so the two ends meet only through the document.
 # Each end serves one side ('A' or 'B') of a ModulePair; the ETSI 004 key
 # streams of both ends live in one StreamTable.
@@ -10,7 +10,7 @@ import threading
 
 from emulator import qkd_errors
 from emulator import qkd_pair
-from keyagent import module_link as ml
+from keyagent.optical import link as ml
 
 PROTOCOL_VERSION = 1
 MAX_STREAMS = 16

@@ -5,7 +5,7 @@
 import hashlib
 import random
 
-from keyagent import secoc
+from keyagent.secoc import engine as secoc
 
 from emulator.attacks import Attacker
 from emulator.bus import CanBus

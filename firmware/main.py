@@ -1,4 +1,4 @@
-# The board's main program: the qkd-secoc key agent (keyagent.board_main).
-from keyagent.board_main import start
+# The board's main program: the qkd-secoc key agent (keyagent.board.main).
+from keyagent.board.main import start
 
 start()

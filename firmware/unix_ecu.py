@@ -105,8 +105,8 @@ def load_config(path):
 
 def main(argv):
     from keyagent.agent import KeyAgent
-    from keyagent.hal.socketcand_can import SocketcandCan
-    from keyagent.hal.socketcand_client import SocketcandClient
+    from keyagent.unix.socketcand_can import SocketcandCan
+    from keyagent.unix.socketcand_client import SocketcandClient
     from keyagent.node import Node, PortStream
     from keyagent.storage import FileStorage, MemoryStorage
 
@@ -117,9 +117,9 @@ def main(argv):
         fail("%s (see --help)" % e)
     module = stream = None
     if "module" in opts:
-        from keyagent.hal.module_stream import StreamPort, connect_tcp
+        from keyagent.unix.module_stream import StreamPort, connect_tcp
         from keyagent.hal.module_sync import random_seq
-        from keyagent.module_client import ModuleClient
+        from keyagent.optical.client import ModuleClient
 
         host, port = opts["module"]
         try:

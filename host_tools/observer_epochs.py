@@ -10,10 +10,9 @@
 # switches (as does the first frame verified under the pending key). Nothing
 # a peer sends raises; what does not check out becomes an event detail.
 from host_tools.observer_report import Event
+from keyagent.rekey.ids import M2S_BASE, S2M_BASE
 
-M2S_BASE = 0x700  # master to slave `node`: 0x700 + node
-S2M_BASE = 0x740  # slave `node` to master: 0x740 + node
-MAX_NODE = 63
+MAX_NODE = S2M_BASE - M2S_BASE - 1  # the highest node whose channel IDs stay apart
 ISOTP_MAX = 2048  # the longest rekey message (DELIVER with 255 floors) fits
 
 
@@ -24,8 +23,8 @@ def is_isotp_id(can_id):
 class EpochFollower:
     def __init__(self, pdus, auth_keys, keys, grace_s, events):
         # pdus: the observer's PDUs (.cfg a keyagent.agent.Pdu, .rx, .unsynced)
-        from keyagent.cmac import Cmac
-        from keyagent import she
+        from keyagent.crypto.cmac import Cmac
+        from keyagent.crypto import she
 
         self._pdus = pdus
         self._auth = {n: Cmac(k) for n, k in auth_keys.items()}
@@ -66,8 +65,8 @@ class EpochFollower:
 
     # -- keys -----------------------------------------------------------
     def _cluster_key(self, epoch, cluster):
-        from keyagent.cmac import Cmac
-        from keyagent.kdf import secoc_key
+        from keyagent.crypto.cmac import Cmac
+        from keyagent.crypto.kdf import secoc_key
 
         k = self._cluster_keys.get((epoch, cluster))
         if k is None:
@@ -97,7 +96,7 @@ class EpochFollower:
         # from the QKD key an ANNOUNCE named)?
         if epoch in self._epoch_keys:
             return True
-        from keyagent import rekey_msgs
+        from keyagent.rekey import messages as rekey_msgs
 
         k = self._keys.epoch_key(epoch)
         if k is None and epoch in self._announced:
@@ -139,8 +138,8 @@ class EpochFollower:
     # -- key-management frames -------------------------------------------
     def on_activate(self, t, data):
         # An ACTIVATE frame: (verdict, epoch).
-        from keyagent import rekey_msgs
-        from keyagent.cmac import Cmac
+        from keyagent.rekey import messages as rekey_msgs
+        from keyagent.crypto.cmac import Cmac
 
         if len(data) != 8 or data[0] != rekey_msgs.ACTIVATE:
             return "malformed_length", None
@@ -162,7 +161,7 @@ class EpochFollower:
         return "ok", epoch
 
     def on_isotp(self, t, can_id, data):
-        from keyagent.isotp import IsoTpReceiver
+        from keyagent.isotp.connection import IsoTpReceiver
 
         rx = self._isotp.get(can_id)
         if rx is None:
@@ -179,7 +178,7 @@ class EpochFollower:
 
     def _open(self, node, msg, min_len):
         # (body or None, what the MAC check said)
-        from keyagent import rekey_msgs
+        from keyagent.rekey import messages as rekey_msgs
 
         auth = self._auth.get(node)
         if auth is None:
@@ -188,7 +187,7 @@ class EpochFollower:
         return body, "mac ok" if body is not None else "mac mismatch"
 
     def _to_slave(self, t, node, msg):
-        from keyagent import rekey_msgs as R
+        from keyagent.rekey import messages as R
 
         kind = R.NAMES.get(msg[0], "unknown")
         if msg[0] == R.ANNOUNCE and len(msg) == 21 + R.MAC_LEN:
@@ -214,7 +213,7 @@ class EpochFollower:
                                      "" if kind != "unknown" else "type 0x%02X" % msg[0]))
 
     def _deliver(self, t, node, auth, epoch, active, m2, floors):
-        from keyagent import she
+        from keyagent.crypto import she
 
         k1 = self._she_k1.get(node)
         if k1 is not None and auth == "mac ok" and not self._known(epoch):
@@ -241,7 +240,7 @@ class EpochFollower:
                         fvm.restart(floor)
 
     def _to_master(self, t, node, msg):
-        from keyagent import rekey_msgs as R
+        from keyagent.rekey import messages as R
 
         kind = R.NAMES.get(msg[0], "unknown")
         epoch = R.get32(msg, 1) if len(msg) >= 5 else None

@@ -10,13 +10,13 @@
 # keyagent.agent builds for it (a SecOCRx with the current key and an
 # alternate key, each with its own freshness state); host_tools.observer_epochs
 # keys and switches them as the rekeys on the bus go. Verdicts are
-# keyagent.secoc.REASONS, "plain" for other frames and "isotp" for frames of
+# keyagent.secoc.engine.REASONS, "plain" for other frames and "isotp" for frames of
 # the key-management channels. It never sends anything; keys never reach any
 # output (host_tools.observer_report formats what it counts).
 from host_tools.observer_epochs import EpochFollower, is_isotp_id
 from host_tools.observer_report import MessageStats, report, table
+from keyagent.rekey.ids import ACTIVATE_ID
 
-ACTIVATE_ID = 0x6F0
 # A key installed at start-up from the key file belongs to an epoch that may
 # have run for a while: until one frame verifies, try FVs up to this value.
 SYNC_FV_WINDOW = 1 << 16
@@ -83,7 +83,7 @@ class Observer:
         return verdict
 
     def _secoc(self, t, pdu, data):
-        from keyagent.secoc import REASONS, OK, MAC_MISMATCH
+        from keyagent.secoc.engine import REASONS, OK, MAC_MISMATCH
 
         rx = pdu.rx
         n = len(data)

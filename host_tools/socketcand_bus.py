@@ -1,16 +1,16 @@
 # A python-can bus for socketcand servers with CAN FD (`< fdframe >`), such
 # as the emulator's bus server: python-can 4.6's own `socketcand` interface
 # reads classic frames only and drops every FD frame with a warning. It is
-# the project's socketcand client (keyagent.hal.socketcand_client, the sans-I/O
-# parser keyagent.socketcand) behind python-can's BusABC, so python-can's
+# the project's socketcand client (keyagent.unix.socketcand_client, the sans-I/O
+# parser keyagent.unix.socketcand) behind python-can's BusABC, so python-can's
 # writers, notifiers and tools work with it. Registered as the python-can
 # interface "qkd_socketcand":
 #
 #   bus = can.Bus(interface="qkd_socketcand", host="127.0.0.1", port=29536, channel="can0")
 import can
 
-from keyagent import socketcand as sc
-from keyagent.hal.socketcand_client import SocketcandClient
+from keyagent.unix import socketcand as sc
+from keyagent.unix.socketcand_client import SocketcandClient
 
 _FOREVER_MS = 3_600_000
 

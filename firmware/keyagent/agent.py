@@ -7,26 +7,18 @@
 # (module_data) and the time of the next timer (next_timer). Verified
 # application payloads go to the on_payload(pdu, data) callback; what an
 # operator should know goes to `events`.
-from keyagent import secoc
-from keyagent.freshness import CounterFreshness
-from keyagent.isotp import IsoTpConnection, IsoTpReceiver, IsoTpSender
-from keyagent.keyring import EpochKeys
+from keyagent.secoc import engine as secoc
+from keyagent.secoc.freshness import CounterFreshness
+from keyagent.isotp.connection import IsoTpConnection, IsoTpReceiver, IsoTpSender
+from keyagent.rekey.ids import ACTIVATE_ID, to_master_id, to_slave_id
+from keyagent.rekey.keyring import EpochKeys
 
-ACTIVATE_ID = 0x6F0
 _MAX_EVENTS = 256
 _MAX_QUEUED = 2  # ISO-TP messages waiting per channel; older ones give way
 _ISOTP_TIMEOUT_MS = 100
 DEFAULT_TIMING = {"rekey_period_ms": 10000, "grace_ms": 500, "retry_ms": 200,
                   "activate_deadline_ms": 2000, "join_retry_ms": 500,
                   "key_lifetime_ms": 60000, "key_lifetime_frames": 1000000}
-
-
-def to_slave_id(node):
-    return 0x700 + node
-
-
-def to_master_id(node):
-    return 0x740 + node
 
 
 class Pdu:
@@ -67,7 +59,7 @@ class KeyAgent:
         self.node = config["node"]
         self.role = config["role"]
         self.storage = storage
-        self.module = module  # a keyagent.module_client.ModuleClient, or None
+        self.module = module  # a keyagent.optical.client.ModuleClient, or None
         self.timing = dict(DEFAULT_TIMING)
         self.timing.update(config.get("timing", {}))
         self.pdus = []
@@ -104,13 +96,13 @@ class KeyAgent:
         self.links = {}
         self._channels = {}
         if self.role == "master":
-            from keyagent.rekey_master import RekeyMaster
+            from keyagent.rekey.master import RekeyMaster
 
             self.rekey = RekeyMaster(self, config)
             for node in self.rekey.slaves:  # slaves send at most 53 bytes (DELIVERED)
                 self.links[to_master_id(node)] = (to_slave_id(node), 64)
         else:
-            from keyagent.rekey_slave import RekeySlave
+            from keyagent.rekey.slave import RekeySlave
 
             self.rekey = RekeySlave(self, config)
             # A DELIVER carries 5 bytes of freshness floor per PDU.

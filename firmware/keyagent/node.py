@@ -66,7 +66,7 @@ class _Traffic:
 class PortStream:
     # The module byte stream Node expects, over a port with wait(timeout_ms),
     # read_into(buf) and write(data) (keyagent.hal.module_uart.UartPort on a
-    # board, keyagent.hal.module_stream.StreamPort on the unix port):
+    # board, keyagent.unix.module_stream.StreamPort on the unix port):
     # read() never blocks.
     def __init__(self, port):
         self.port = port

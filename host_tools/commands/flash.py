@@ -9,12 +9,13 @@ import sys
 import tempfile
 
 from host_tools.errors import UserError
+from host_tools.manifest import frozen_files
 from host_tools.mpy_build import FIRMWARE, ROOT, compile_module
 
 BOARDS = os.path.join(ROOT, "boards")
 PACKAGE = "keyagent"
 TOP_LEVEL = ("boot.py", "main.py")  # under firmware/, copied as .py when present
-CHECK_IMPORT = "keyagent.secoc"  # imports cmac, aes, freshness, frame_mac: the .mpy load
+CHECK_IMPORT = "keyagent.secoc.engine"  # imports cmac, aes, freshness, frame_mac: the .mpy load
 
 EPILOG = """examples:
   qkd-secoc flash NUCLEO_G474RE --port /dev/ttyACM0
@@ -68,16 +69,8 @@ def load_board(name, boards_dir=BOARDS):
 
 
 def firmware_files():
-    """(source path, path on the board) of every firmware module."""
-    out = []
-    for top, dirs, files in os.walk(os.path.join(FIRMWARE, PACKAGE)):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            if name.endswith(".py"):
-                src = os.path.join(top, name)
-                rel = os.path.relpath(src, FIRMWARE).replace(os.sep, "/")
-                out.append((src, rel[:-3] + ".mpy"))
-    return out
+    """(source path, path on the board) of every module a firmware image freezes."""
+    return [(src, dest[:-3] + ".mpy") for src, dest in frozen_files()]
 
 
 def compile_firmware(march, out_dir):

@@ -50,7 +50,7 @@ def _common(p):
 
 
 def _widths(args):
-    from keyagent.secoc import PROFILES
+    from keyagent.secoc.engine import PROFILES
 
     fv_bits, tx_bits, mac_bits = PROFILES[args.profile]
     if args.fv_bits is not None:
@@ -68,9 +68,9 @@ def _widths(args):
 
 
 def _endpoint(args, cls, payload_len):
-    from keyagent.cmac import Cmac
-    from keyagent.freshness import CounterFreshness
-    from keyagent.secoc import PduLayout
+    from keyagent.crypto.cmac import Cmac
+    from keyagent.secoc.freshness import CounterFreshness
+    from keyagent.secoc.engine import PduLayout
 
     fv_bits, tx_bits, mac_bits = _widths(args)
     try:
@@ -84,7 +84,7 @@ def _endpoint(args, cls, payload_len):
 
 
 def run_protect(args):
-    from keyagent.secoc import SecOCTx
+    from keyagent.secoc.engine import SecOCTx
 
     tx = _endpoint(args, SecOCTx, len(args.payload))
     if tx.fvm is not None:
@@ -96,7 +96,7 @@ def run_protect(args):
 
 
 def run_verify(args):
-    from keyagent import secoc
+    from keyagent.secoc import engine as secoc
 
     pdu = args.pdu
     fv_bits, tx_bits, mac_bits = _widths(args)

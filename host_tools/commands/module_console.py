@@ -107,7 +107,7 @@ def open_link(port, baud, timeout_ms, retries):
     import serial
 
     from keyagent.hal.module_sync import ModuleLink, random_seq
-    from keyagent.module_client import ModuleClient
+    from keyagent.optical.client import ModuleClient
 
     try:
         ser = serial.serial_for_url(port, baudrate=baud, timeout=0)
@@ -150,7 +150,7 @@ class _Refused(Exception):
 
 
 def _checked(link, args, r):
-    from keyagent import module_link as ml
+    from keyagent.optical import link as ml
 
     if r.local:
         raise _Refused("no answer from the module at %s (%d tries, %d ms each)"
@@ -211,7 +211,7 @@ def q_get_key(link, args):
 
 
 def q_open(link, args):
-    from keyagent.module_client import QoS
+    from keyagent.optical.client import QoS
 
     try:
         r = _checked(link, args, link.open_connect(args.source, args.destination,

@@ -1,6 +1,6 @@
 # `qkd-secoc she`: the SHE key update calculator. `update` builds M1..M5 for
 # a key update, `verify` checks given M1..M5 against the authorising key.
-# The protocol itself lives in keyagent.she; this module only parses and
+# The protocol itself lives in keyagent.crypto.she; this module only parses and
 # prints.
 import argparse
 
@@ -69,7 +69,7 @@ def _print_keys(ks):
 
 
 def run_update(args):
-    from keyagent import she
+    from keyagent.crypto import she
 
     uid = _hex(args, "uid", 15)
     key_id = _int(args, "key_id", 0, 15)
@@ -87,9 +87,9 @@ def run_update(args):
 
 
 def run_verify(args):
-    from keyagent import she
-    from keyagent.bufops import ct_equal
-    from keyagent.cmac import Cmac
+    from keyagent.crypto import she
+    from keyagent.crypto.bufops import ct_equal
+    from keyagent.crypto.cmac import Cmac
 
     uid = _hex(args, "uid", 15)
     m1, m2, m3 = _hex(args, "m1", 16), _hex(args, "m2", 32), _hex(args, "m3", 16)

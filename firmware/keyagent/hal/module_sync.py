@@ -2,7 +2,7 @@
 # ModuleClient with a port (hal.module_uart.UartPort, hal.module_stream.StreamPort,
 # or anything with read_into(buf), write(data), wait(timeout_ms)) and a ms clock.
 # For a board's start-up, tools and tests; an event loop drives ModuleClient itself.
-from keyagent.module_client import ModuleClient
+from keyagent.optical.client import ModuleClient
 
 from keyagent.hal.ticks import ticks_ms
 

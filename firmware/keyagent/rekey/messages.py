@@ -1,0 +1,134 @@
+# The rekey protocol's messages and key derivations (docs/rekey-protocol.md).
+#
+# Unicast messages travel over ISO-TP between the master and one slave and
+# carry an 8-byte MAC under that slave's long-term authentication key
+# (K_auth, provisioned at end of line), so a slave can check them with no
+# epoch state at all, e.g. right after a reboot. ACTIVATE is one broadcast
+# CAN frame authenticated under the new epoch's management key.
+#
+# Every parse function returns None for anything malformed or unauthentic;
+# callers count that as a rejection. Nothing here raises on peer bytes.
+from keyagent.compat import const
+from keyagent.crypto.bufops import ct_equal
+from keyagent.crypto import kdf
+
+ANNOUNCE = const(0x01)
+ACK = const(0x02)
+NACK = const(0x03)
+DELIVER = const(0x04)
+DELIVERED = const(0x05)
+JOIN = const(0x06)
+ACTIVATE = const(0x10)
+
+NAMES = {ANNOUNCE: "announce", ACK: "ack", NACK: "nack", DELIVER: "deliver",
+         DELIVERED: "delivered", JOIN: "join", ACTIVATE: "activate"}
+
+MAC_LEN = const(8)
+KEY_ID_LEN = const(16)
+EPOCH_LABEL = b"qkd-secoc epoch"
+CONFIRM_LABEL = b"qkd-secoc confirm"
+MGMT_LABEL = b"qkd-secoc mgmt"
+
+
+def be32(value):
+    return bytes(((value >> 24) & 0xFF, (value >> 16) & 0xFF, (value >> 8) & 0xFF, value & 0xFF))
+
+
+def get32(buf, off):
+    return (buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]
+
+
+def epoch_key(qkd_key, epoch):
+    # K_epoch: 16 bytes from the QKD key (16 or 32 bytes) and the epoch.
+    if len(qkd_key) not in (16, 32):
+        raise ValueError("QKD key must be 128 or 256 bits")
+    return kdf.derive(qkd_key[0:16], EPOCH_LABEL, be32(epoch) + bytes(qkd_key[16:32]), 16)
+
+
+def confirm_key(k_epoch, epoch):
+    return kdf.derive(k_epoch, CONFIRM_LABEL, be32(epoch), 16)
+
+
+def mgmt_key(k_epoch, epoch):
+    return kdf.derive(k_epoch, MGMT_LABEL, be32(epoch), 16)
+
+
+def _mac8(cmac, node, body):
+    return cmac.digest(bytes((node,)) + body)[0:MAC_LEN]
+
+
+def seal(auth, node, body):
+    # body || MAC8(K_auth, node || body)
+    return body + _mac8(auth, node, body)
+
+
+def open_sealed(auth, node, msg, min_len):
+    # The body of a sealed message, or None.
+    if len(msg) < min_len + MAC_LEN:
+        return None
+    body = bytes(msg[0:len(msg) - MAC_LEN])
+    if not ct_equal(_mac8(auth, node, body), msg[len(msg) - MAC_LEN:], MAC_LEN):
+        return None
+    return body
+
+
+def announce(auth, node, epoch, key_id):
+    return seal(auth, node, bytes((ANNOUNCE,)) + be32(epoch) + bytes(key_id))
+
+
+def ack(confirm, node, epoch):
+    # The proof of possession: only a holder of K_epoch can compute it.
+    body = bytes((ACK,)) + be32(epoch)
+    return body + _mac8(confirm, node, body)
+
+
+def check_ack(confirm, node, msg):
+    return len(msg) == 5 + MAC_LEN and ct_equal(_mac8(confirm, node, bytes(msg[0:5])), msg[5:], MAC_LEN)
+
+
+def nack(auth, node, epoch, status):
+    return seal(auth, node, bytes((NACK,)) + be32(epoch) + bytes((status & 0xFF,)))
+
+
+def deliver(auth, node, epoch, active, m1, m2, m3, floors):
+    # floors: list of (pdu index, freshness value) the slave resumes from.
+    body = bytearray((DELIVER,)) + be32(epoch) + bytes((1 if active else 0,)) + m1 + m2 + m3
+    body.append(len(floors))
+    for index, fv in floors:
+        body.append(index)
+        body += be32(fv)
+    return seal(auth, node, bytes(body))
+
+
+def parse_deliver(body):
+    # (epoch, active, m1, m2, m3, floors) from an opened DELIVER body, or None.
+    if len(body) < 71:
+        return None
+    count = body[70]
+    if len(body) != 71 + 5 * count:
+        return None
+    floors = [(body[71 + 5 * i], get32(body, 72 + 5 * i)) for i in range(count)]
+    return get32(body, 1), body[5] == 1, body[6:22], body[22:54], body[54:70], floors
+
+
+def delivered(epoch, m4, m5):
+    # M4 and M5 authenticate themselves (SHE): no extra MAC.
+    return bytes((DELIVERED,)) + be32(epoch) + bytes(m4) + bytes(m5)
+
+
+def join(auth, node, last_epoch, boot):
+    # boot: the slave's persisted boot count, so that a replayed JOIN from
+    # an earlier boot is refused.
+    return seal(auth, node, bytes((JOIN,)) + be32(last_epoch) + be32(boot))
+
+
+def activate(mgmt, epoch, out):
+    # The 8-byte broadcast frame: type || epoch || MAC24(K_mgmt).
+    out[0] = ACTIVATE
+    out[1:5] = be32(epoch)
+    out[5:8] = mgmt.digest(bytes(out[0:5]))[0:3]
+    return 8
+
+
+def check_activate(mgmt, frame, n):
+    return n == 8 and frame[0] == ACTIVATE and ct_equal(mgmt.digest(bytes(frame[0:5])), frame[5:8], 3)
