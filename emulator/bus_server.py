@@ -232,36 +232,3 @@ class BusServer:
             self.sel.unregister(self.listener)
             self.listener.close()
             self.listener = None
-
-
-def main(argv=None):
-    """python -m emulator.bus_server [--port N] [--seconds S]: serve an empty
-    emulated bus (500 kbit/s / 2 Mbit/s) that socketcand clients share."""
-    import argparse
-    import random
-
-    from emulator.bus import CanBus
-    from emulator.clock import Clock
-    from host_tools.args import int_in
-
-    ap = argparse.ArgumentParser(prog="python -m emulator.bus_server", description=main.__doc__)
-    ap.add_argument("--port", type=int_in(0, 65535), default=29536)
-    ap.add_argument("--channel", default="can0")
-    ap.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
-    ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args(argv)
-    try:
-        server = BusServer(CanBus(Clock(), random.Random(args.seed)), port=args.port, channel=args.channel)
-    except OSError as e:
-        ap.exit(2, "error: cannot serve the bus on 127.0.0.1:%d: %s\n" % (args.port, e.strerror))
-    print("socketcand bus server on 127.0.0.1:%d channel %s" % (server.port, args.channel), flush=True)
-    try:
-        server.run_realtime(duration_s=args.seconds)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-
-
-if __name__ == "__main__":
-    main()

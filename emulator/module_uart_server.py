@@ -16,28 +16,6 @@ MAX_CONNECTIONS = 8
 _READ = 4096
 
 
-def add_uart_arguments(parser):
-    """The `module serve` options that place the UART ends."""
-    from host_tools.args import int_in
-
-    parser.add_argument("--pty", action="store_true", help="serve each end on a pseudo-terminal")
-    # End B listens on PORT+1, so PORT stops at 65534.
-    parser.add_argument("--uart-tcp", type=int_in(0, 65534), metavar="PORT", default=None,
-                        help="serve end A on 127.0.0.1:PORT and end B on PORT+1 (0: any free ports)")
-    parser.add_argument("--uart-connect", type=host_port, metavar="HOST:PORT", default=None,
-                        help="end A dials out to a TCP server that is the master's UART "
-                             "(e.g. a Renode server socket terminal)")
-
-
-def host_port(text):
-    import argparse
-
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise argparse.ArgumentTypeError("expected HOST:PORT, got %r" % text)
-    return host, int(port)
-
-
 class ModuleUartServer:
     def __init__(self, pair, use_pty=False, tcp_port=None, host="127.0.0.1", connect=None):
         if not use_pty and tcp_port is None and connect is None:
@@ -203,24 +181,3 @@ def _close(f):
         f.close() if hasattr(f, "close") else os.close(f)
     except OSError:
         pass
-
-
-def serve_ends(pair, args, out=None):
-    """Starts serving the pair's ends as `args` asks (args.pty, args.uart_tcp),
-    prints where each end is, and returns the running ModuleUartServer
-    (call .stop() to shut it down)."""
-    tcp_port = getattr(args, "uart_tcp", None)
-    connect = getattr(args, "uart_connect", None)
-    try:
-        server = ModuleUartServer(pair, use_pty=getattr(args, "pty", False), tcp_port=tcp_port,
-                                  connect=connect)
-    except OSError as e:
-        from host_tools.errors import UserError  # serve_ends is the command's entry point
-
-        where = "%s:%d" % connect if connect and tcp_port is None else "127.0.0.1:%s" % tcp_port
-        raise UserError("cannot serve the UART ends on %s: %s" % (where, e.strerror or e)) from None
-    server.start()
-    out = out or sys.stdout
-    for line in server.describe():
-        print(line, file=out, flush=True)
-    return server

@@ -36,3 +36,32 @@ def int_in(lo, hi):
         return value
 
     return parse
+
+
+def float_in(lo, hi):
+    """An argparse type: a finite number within [lo, hi] (hi may be inf)."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+        if not lo <= value <= hi or value == float("inf"):
+            raise argparse.ArgumentTypeError("%s is outside %g..%g" % (text, lo, hi))
+        return value
+
+    return parse
+
+
+fraction = float_in(0.0, 1.0)
+non_negative = float_in(0.0, float("inf"))
+positive_int = int_in(1, 1 << 62)
+port = int_in(0, 65535)
+
+
+def host_port(text):
+    """An argparse type: HOST:PORT -> (host, port)."""
+    host, _, num = text.rpartition(":")
+    if not host or not num.isdigit() or not 0 < int(num) < 65536:
+        raise argparse.ArgumentTypeError("expected HOST:PORT, got %r" % text)
+    return host, int(num)

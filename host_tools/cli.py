@@ -14,12 +14,22 @@ COMMANDS = (
     "mac",
     "she",
     "module",
+    "bus",
     "emulate",
     "monitor",
     "trace",
     "flash",
     "provision",
 )
+
+
+def version():
+    from importlib.metadata import PackageNotFoundError, version as dist_version
+
+    try:
+        return dist_version("qkd-secoc")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser():
@@ -34,6 +44,7 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    parser.add_argument("--version", action="version", version="%(prog)s " + version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module("host_tools.commands." + name).add_subparser(sub)

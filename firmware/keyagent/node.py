@@ -14,22 +14,13 @@
 #
 #   node = Node(agent, config, can, time.ticks_ms)
 #   node.run(duration_ms=60000)
-from keyagent.compat import const
+from keyagent.compat import TICKS_MASK, const, ticks_diff
 
-_TICKS_PERIOD = const(0x40000000)  # MicroPython's ticks_ms wraps here
-_TICKS_MASK = const(0x3FFFFFFF)
-_TICKS_HALF = const(0x20000000)
 _MAX_FRAMES_PER_ROUND = const(64)  # then timers and traffic get their turn
 _MAX_POLLS_PER_ROUND = const(8)
 _MODULE_WAIT_MS = const(5)  # the module stream is polled, not waited on
 DEFAULT_PERIOD_MS = 100
 DEFAULT_STATUS_MS = 1000
-
-
-def ticks_diff(a, b):
-    # time.ticks_diff without time: the signed distance a - b modulo 2**30.
-    d = (a - b) & _TICKS_MASK
-    return d - _TICKS_PERIOD if d >= _TICKS_HALF else d
 
 
 def pdu_periods(config):
@@ -113,7 +104,7 @@ class Node:
 
     def tick(self):
         # Advances self.now by the wrapped distance since the last call.
-        t = self.clock_ms() & _TICKS_MASK
+        t = self.clock_ms() & TICKS_MASK
         if self._last_tick is not None:
             d = ticks_diff(t, self._last_tick)
             if d > 0:

@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 
+from host_tools.args import fraction, host_port, int_in, non_negative, port, positive_int
 from host_tools.errors import UserError
 
 EPILOG = """examples:
@@ -37,46 +38,6 @@ Stops on Ctrl-C (or SIGTERM, or after --duration seconds).
 """
 
 
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("%s is outside 0..1" % text)
-    return value
-
-
-def _non_negative(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
-    if not value >= 0.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("%s must be a finite number >= 0" % text)
-    return value
-
-
-def _positive_int(text):
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not an integer: %r" % text) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("%d must be >= 1" % value)
-    return value
-
-
-def _port(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a port number: %r" % text) from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("%d is outside 0..65535" % value)
-    return value
-
-
 def add_subparser(subparsers):
     parser = subparsers.add_parser(
         "module", help="emulated QKD module pair: test certificates, serve its ends",
@@ -101,38 +62,37 @@ def add_subparser(subparsers):
                     "secret key rate. Prints where each end is.",
         epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     link = serve.add_argument_group("link model")
-    link.add_argument("--km", type=_non_negative, default=25.0, help="fibre length in km (default 25)")
-    link.add_argument("--loss-db-per-km", type=_non_negative, default=0.2, help="fibre loss (default 0.2)")
-    link.add_argument("--detector-efficiency", type=_fraction, default=0.10,
+    link.add_argument("--km", type=non_negative, default=25.0, help="fibre length in km (default 25)")
+    link.add_argument("--loss-db-per-km", type=non_negative, default=0.2, help="fibre loss (default 0.2)")
+    link.add_argument("--detector-efficiency", type=fraction, default=0.10,
                       help="Bob's optics and detector efficiency (default 0.10)")
-    link.add_argument("--dark-count-prob", type=_fraction, default=1.7e-6,
+    link.add_argument("--dark-count-prob", type=fraction, default=1.7e-6,
                       help="dark counts per pulse, Y0 (default 1.7e-6)")
-    link.add_argument("--misalignment-error", type=_fraction, default=0.033,
+    link.add_argument("--misalignment-error", type=fraction, default=0.033,
                       help="optical misalignment error (default 0.033)")
-    link.add_argument("--ec-efficiency", type=_non_negative, default=1.22,
+    link.add_argument("--ec-efficiency", type=non_negative, default=1.22,
                       help="error correction inefficiency f >= 1 (default 1.22)")
-    link.add_argument("--pulse-rate-hz", type=_non_negative, default=100e6, help="pulse rate (default 1e8)")
-    link.add_argument("--mu", type=_non_negative, default=None,
+    link.add_argument("--pulse-rate-hz", type=non_negative, default=100e6, help="pulse rate (default 1e8)")
+    link.add_argument("--mu", type=non_negative, default=None,
                       help="mean photon number of the signal state (default: the optimum)")
-    link.add_argument("--eavesdrop", type=_fraction, default=0.0, metavar="FRACTION",
+    link.add_argument("--eavesdrop", type=fraction, default=0.0, metavar="FRACTION",
                       help="intercept-resend on this fraction of pulses (QBER + FRACTION/4)")
     pool = serve.add_argument_group("key pool")
-    pool.add_argument("--max-keys", type=_positive_int, default=1000, help="pool size in keys (default 1000)")
-    pool.add_argument("--key-size", type=_positive_int, default=256, help="default key size in bits (default 256)")
+    pool.add_argument("--max-keys", type=positive_int, default=1000, help="pool size in keys (default 1000)")
+    pool.add_argument("--key-size", type=positive_int, default=256, help="default key size in bits (default 256)")
     pool.add_argument("--prefill", action="store_true", help="start with a full pool")
     pool.add_argument("--seed", type=int, default=None,
                       help="reproducible key IDs and keys (tests only: seeded keys are predictable)")
     rest = serve.add_argument_group("ETSI GS QKD 014 REST (HTTPS, mutual TLS)")
-    rest.add_argument("--rest-port", type=_port, default=None, metavar="PORT",
+    rest.add_argument("--rest-port", type=port, default=None, metavar="PORT",
                       help="serve REST on 127.0.0.1:PORT (0: any free port)")
     rest.add_argument("--certs", metavar="DIR", help="directory from `module certs`")
     rest.add_argument("--master-sae", metavar="ID", help="SAE allowed to call enc_keys (end A)")
     rest.add_argument("--slave-sae", metavar="ID", help="SAE allowed to call dec_keys (end B)")
-    from emulator.module_uart_server import add_uart_arguments
     from host_tools.commands.module_console import add_console_parser
 
     add_uart_arguments(serve.add_argument_group("UART ends"))
-    serve.add_argument("--duration", type=_non_negative, default=None, metavar="SECONDS",
+    serve.add_argument("--duration", type=non_negative, default=None, metavar="SECONDS",
                        help="stop after this many seconds (default: run until Ctrl-C)")
     serve.set_defaults(func=run_serve)
 
@@ -196,6 +156,38 @@ def _make_pair(args):
     return pair
 
 
+def add_uart_arguments(parser):
+    """The `module serve` options that place the UART ends."""
+    parser.add_argument("--pty", action="store_true", help="serve each end on a pseudo-terminal")
+    # End B listens on PORT+1, so PORT stops at 65534.
+    parser.add_argument("--uart-tcp", type=int_in(0, 65534), metavar="PORT", default=None,
+                        help="serve end A on 127.0.0.1:PORT and end B on PORT+1 (0: any free ports)")
+    parser.add_argument("--uart-connect", type=host_port, metavar="HOST:PORT", default=None,
+                        help="end A dials out to a TCP server that is the master's UART "
+                             "(e.g. a Renode server socket terminal)")
+
+
+def serve_ends(pair, args, out=None):
+    """Starts serving the pair's ends as `args` asks (args.pty, args.uart_tcp,
+    args.uart_connect), prints where each end is, and returns the running
+    ModuleUartServer (call .stop() to shut it down)."""
+    from emulator.module_uart_server import ModuleUartServer
+
+    tcp_port = getattr(args, "uart_tcp", None)
+    connect = getattr(args, "uart_connect", None)
+    try:
+        server = ModuleUartServer(pair, use_pty=getattr(args, "pty", False), tcp_port=tcp_port,
+                                  connect=connect)
+    except OSError as e:
+        where = "%s:%d" % connect if connect and tcp_port is None else "127.0.0.1:%s" % tcp_port
+        raise UserError("cannot serve the UART ends on %s: %s" % (where, e.strerror or e)) from None
+    server.start()
+    out = out or sys.stdout
+    for line in server.describe():
+        print(line, file=out, flush=True)
+    return server
+
+
 def describe_pair(pair):
     st = pair.status()
     link = pair.link
@@ -207,8 +199,6 @@ def describe_pair(pair):
 
 def run_serve(args, out=None):
     out = out or sys.stdout
-    from emulator.module_uart_server import serve_ends
-
     want_uart = args.pty or args.uart_tcp is not None or args.uart_connect is not None
     if args.rest_port is None and not want_uart:
         raise UserError("nothing to serve: give --rest-port (and --certs, --master-sae, --slave-sae)"

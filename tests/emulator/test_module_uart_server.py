@@ -10,7 +10,8 @@ import types
 
 import pytest
 
-from emulator.module_uart_server import ModuleUartServer, serve_ends
+from emulator.module_uart_server import ModuleUartServer
+from host_tools.commands.module import serve_ends
 from emulator.qkd_pair import ModulePair
 from host_tools.commands.module_console import open_link
 from host_tools.errors import UserError

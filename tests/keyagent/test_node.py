@@ -2,7 +2,8 @@
 # starts just before the 2**30 ticks wrap, and the stand-in modules of
 # vehicle_sim. Runs under MicroPython and CPython.
 from keyagent.agent import KeyAgent
-from keyagent.node import Node, ticks_diff
+from keyagent.compat import ticks_diff
+from keyagent.node import Node
 from keyagent.storage import MemoryStorage
 from vehicle_sim import FakeModule, KeyPool, config
 

@@ -96,7 +96,7 @@ def encrypt_block(tab, ctx, src, dst):
 
 
 class SoftAes:
-    # The plain implementation; the viper subclass only swaps _block.
+    # The plain implementation; ViperAes below only swaps the rounds.
     def __init__(self, key):
         self._ctx = bytearray(_CTX_LEN)
         expand_key(key, self._ctx)
@@ -167,14 +167,22 @@ class SoftAesDecrypt(SoftAes):
         decrypt_block(TABLES, self._inv, self._ctx, src, dst)
 
 
-IMPL = SoftAes
-
-if features.NATIVE:
+def viper_impl():
+    # SoftAes with the rounds compiled by the viper emitter, or None on
+    # CPython and on MicroPython builds without viper.
     try:
-        from keyagent.crypto.aes_soft_viper import ViperAes as IMPL  # noqa: F811
+        from keyagent.crypto.aes_soft_viper import encrypt_block
     except (ImportError, SyntaxError, NameError):
-        # CPython, or a MicroPython build without the viper emitter.
-        pass
+        return None
+
+    class ViperAes(SoftAes):
+        def encrypt(self, src, dst):
+            encrypt_block(TABLES, self._ctx, src, dst)
+
+    return ViperAes
+
+
+IMPL = (features.NATIVE and viper_impl()) or SoftAes
 
 
 def new(key):

@@ -1,12 +1,12 @@
-# The rounds of keyagent.crypto.aes_soft under the viper emitter (MicroPython only).
+# The rounds of keyagent.crypto.aes_soft under the viper emitter (MicroPython only);
+# aes_soft wraps them in ViperAes. Nothing here imports aes_soft (no cycle).
 # Same byte-oriented algorithm and buffer layout, so the two pass the same
 # vectors; only the inner loop is compiled to machine code.
 import micropython
-from keyagent.crypto.aes_soft import SoftAes, TABLES
 
 
 @micropython.viper
-def _encrypt_block(tab: ptr8, ctx: ptr8, src: ptr8, dst: ptr8):
+def encrypt_block(tab: ptr8, ctx: ptr8, src: ptr8, dst: ptr8):
     # tab: S-box at 0, doubling table at 256, ShiftRows gather at 512.
     # ctx: round keys at 0, state at 176, scratch at 192.
     for i in range(16):
@@ -31,8 +31,3 @@ def _encrypt_block(tab: ptr8, ctx: ptr8, src: ptr8, dst: ptr8):
             c += 4
     for i in range(16):
         dst[i] = tab[ctx[176 + tab[512 + i]]] ^ ctx[160 + i]
-
-
-class ViperAes(SoftAes):
-    def encrypt(self, src, dst):
-        _encrypt_block(TABLES, self._ctx, src, dst)

@@ -6,7 +6,7 @@ try:
 except ImportError:  # CPython
     from time import monotonic, sleep
 
-    from keyagent.node import ticks_diff  # noqa: F401  (the same wrap-around arithmetic)
+    from keyagent.compat import ticks_diff  # noqa: F401  (the same wrap-around arithmetic)
 
     def ticks_ms():
         return int(monotonic() * 1000) & 0x3FFFFFFF

@@ -4,7 +4,7 @@
 # the completed results and the delay until the next timer. A request that
 # gets no valid response within timeout_ms is sent again with the same
 # sequence number, `retries` times, then completes with status TIMEOUT.
-from keyagent.compat import const
+from keyagent.compat import TICKS_MASK, const, ticks_diff
 from keyagent.optical import link as ml
 from keyagent.optical import messages as mm
 from keyagent.optical.messages import QoS, Result  # noqa: F401 (the client's public API)
@@ -14,15 +14,7 @@ _FREE = const(0)
 _WAITING = const(1)  # sent (or queued to send), no response yet
 _DONE = const(2)  # result ready for next_result()
 
-# Times are taken modulo MicroPython's ticks period, so time.ticks_ms() can
-# be passed straight in and nothing grows into a long int.
-_PERIOD_MASK = const(0x3FFFFFFF)
-_HALF = const(0x20000000)
 _WIRE_ROOM = const(129)  # a frame on the wire: 0x00 + MAX_WIRE + 0x00
-
-
-def ticks_diff(a, b):
-    return ((a - b + _HALF) & _PERIOD_MASK) - _HALF
 
 
 class LinkBusy(Exception):
@@ -100,7 +92,7 @@ class ModuleClient:
         slot.request = request
         slot.tries = self.retries
         slot.to_send = 1
-        slot.deadline = (now_ms + self.timeout_ms) & _PERIOD_MASK
+        slot.deadline = (now_ms + self.timeout_ms) & TICKS_MASK
         slot.result = None
         return seq
 
@@ -160,7 +152,7 @@ class ModuleClient:
                     s.wire_len = ml.encode_frame(s.raw, s.raw_len, s.wire, 0)
                 s.tries -= 1
                 s.to_send = 2
-                s.deadline = (now_ms + self.timeout_ms) & _PERIOD_MASK
+                s.deadline = (now_ms + self.timeout_ms) & TICKS_MASK
                 self.retransmissions += 1
             else:
                 s.to_send = 0
