@@ -23,8 +23,8 @@
 # a dynamic stuff bit belongs to the phase of the bit that follows it.
 #
 # Durations are integer nanoseconds so that virtual time stays exact.
+from keyagent.canfd import FD_LENGTHS
 
-FD_LENGTHS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64)
 NOMINAL_BITRATE = 500_000
 DATA_BITRATE = 2_000_000
 

@@ -8,6 +8,7 @@
 #   FF  10 00 LLLLLLLL   FF_DL escape, 32 bits, > 4095
 #   CF  2N dd..          N = sequence number, 1, 2, .. 15, 0, 1, ..
 #   FC  3S BS ST         S = 0 CTS, 1 WAIT, 2 OVFLW; block size; STmin
+from keyagent.canfd import FD_LENGTHS, fd_length
 from keyagent.compat import const
 
 PCI_SF = const(0)
@@ -22,8 +23,6 @@ FS_OVFLW = const(2)
 DEFAULT_PAD = const(0xCC)
 FF_DL_12BIT_MAX = const(4095)
 
-# Data lengths a CAN FD frame can have (DLC 0..15).
-FD_LENGTHS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64)
 
 
 def valid_tx_dl(fd, tx_dl):
@@ -38,10 +37,10 @@ def frame_length(n, padding):
     # valid length (padding is then mandatory, ISO 15765-2:2016 10.4.2.3).
     if n <= 8:
         return 8 if padding is not None else n
-    for length in FD_LENGTHS:
-        if length >= n:
-            return length
-    raise ValueError("frame longer than 64 bytes")
+    length = fd_length(n)
+    if length < 0:
+        raise ValueError("frame longer than 64 bytes")
+    return length
 
 
 def finish(buf, n, padding):

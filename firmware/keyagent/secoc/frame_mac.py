@@ -9,9 +9,8 @@
 #   5 length-header bytes      6 CAN FD (0/1)      7 FD padding byte
 #   16-95 MAC input scratch (m)   96-111 CBC state (x)   112-127 tag
 from keyagent.secoc.bitpack import get_bits, put_bits, put_tag, tag_matches
+from keyagent.canfd import FD_LENGTH_OF
 from keyagent.crypto.bufops import copy_into, fill, xor_into
-
-_FD_LENGTHS = (12, 16, 20, 24, 32, 48, 64)
 
 
 def cmac_into(enc, sub, msg, n, x, out):
@@ -39,11 +38,7 @@ def frame_length(n, fd):
     # The CAN frame length that carries n bytes (CAN FD has DLC steps).
     if n <= 8:
         return n
-    if fd:
-        for length in _FD_LENGTHS:
-            if n <= length:
-                return length
-    return -1
+    return FD_LENGTH_OF[n] if fd and n <= 64 else -1
 
 
 def mac_frame(enc, sub, st, m, x, tag, buf, poff, plen, fv, out):

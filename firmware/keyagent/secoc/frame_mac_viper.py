@@ -7,6 +7,8 @@
 # values must fit a machine word (secoc sends wider ones the plain way).
 import micropython
 
+from keyagent.canfd import FD_LENGTH_OF
+
 
 @micropython.viper
 def mac_frame(enc, sub: ptr8, st: ptr8, m: ptr8, x, tag, buf: ptr8, poff: int,
@@ -104,20 +106,8 @@ def mac_frame(enc, sub: ptr8, st: ptr8, m: ptr8, x, tag, buf: ptr8, poff: int,
         b += 1
     total = end
     if end > 8 and st[6] != 0:
-        if end <= 12:
-            total = 12
-        elif end <= 16:
-            total = 16
-        elif end <= 20:
-            total = 20
-        elif end <= 24:
-            total = 24
-        elif end <= 32:
-            total = 32
-        elif end <= 48:
-            total = 48
-        else:
-            total = 64
+        lengths = ptr8(FD_LENGTH_OF)
+        total = lengths[end]
     for i in range(end, total):
         po[i] = st[7]
     return total

@@ -15,6 +15,7 @@
 # and next() returns EV_REJECT with .reason set. The buffer is fixed-size.
 import binascii
 
+from keyagent.canfd import FD_LENGTHS
 from keyagent.compat import const
 
 EV_NONE = const(0)
@@ -39,7 +40,6 @@ FLAG_ESI = const(0x02)
 
 _LT = const(0x3C)
 _GT = const(0x3E)
-_FD_LENGTHS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64)
 _MODES = (b"rawmode", b"bcmmode", b"controlmode", b"isotpmode")
 
 
@@ -213,7 +213,7 @@ class Parser:
                     return self._reject(REJ_SYNTAX)
                 self.data[n] = b
                 n += 1
-        if fd and n not in _FD_LENGTHS:
+        if fd and n not in FD_LENGTHS:
             return self._reject(REJ_SYNTAX)
         self.can_id = can_id
         self.fd = fd
@@ -232,7 +232,7 @@ class Parser:
         n = _dec(toks[i + 1], 2)
         if can_id < 0 or flags < 0 or n < 0 or n > (64 if fd else 8) or len(toks) != i + 2 + n:
             return self._reject(REJ_SYNTAX)
-        if fd and n not in _FD_LENGTHS:
+        if fd and n not in FD_LENGTHS:
             return self._reject(REJ_SYNTAX)
         for k in range(n):
             b = _hex(toks[i + 2 + k], 2)
