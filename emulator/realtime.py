@@ -10,7 +10,9 @@ import tempfile
 import threading
 
 from emulator.bus_server import BusServer
+from emulator.report import ecu_status_text
 from emulator.scenario import ROOT
+from keyagent.status import parse_status
 
 UNIX_ECU = os.path.join(ROOT, "firmware", "unix_ecu.py")
 
@@ -40,8 +42,9 @@ class ExternalEcu:
     def _read(self):
         for line in self.proc.stdout:
             line = line.strip()
-            if line.startswith("status "):
-                self.status = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+            fields = parse_status(line)
+            if fields is not None:
+                self.status = fields
             elif line:
                 self.lines = (self.lines + [line])[-20:]
 
@@ -82,10 +85,8 @@ def run_realtime(vehicle, progress=None, bus_port=0):
             if progress is not None:
                 progress(vehicle)
                 for e in ecus:
-                    s = e.status
-                    print("  %s (MicroPython pid %d): epoch %s, verified %s, sent %s, rejected %s"
-                          % (e.name, e.proc.pid, s.get("epoch", "-"), s.get("verified", "0"),
-                             s.get("sent", "0"), s.get("rejected", "-")), flush=True)
+                    print("  %s (MicroPython pid %d): %s" % (e.name, e.proc.pid, ecu_status_text(e.status)),
+                          flush=True)
     finally:
         server.close()
         for e in ecus:

@@ -41,14 +41,19 @@ def summary_text(summary):
                     100 * s["qber_max"], s["qkd_alarm_s"],
                     s["bus_frames"], 100 * s["bus_load"], s["lost_deliveries"]))
     for name, e in sorted(s.get("external_ecus", {}).items()):
-        st = e["status"]
-        lines.append("MicroPython ECU %s: epoch %s, %s verified, %s sent, rejected %s "
-                     "(it cannot tell attack frames from others), exit %s"
-                     % (name, st.get("epoch", "-"), st.get("verified", "0"), st.get("sent", "0"),
-                        st.get("rejected", "-"), e["exit"]))
+        lines.append("MicroPython ECU %s: %s (it cannot tell attack frames from others), exit %s"
+                     % (name, ecu_status_text(e["status"]), e["exit"]))
     if s["events"]:
         lines.append("events: " + ", ".join("%s %d" % kv for kv in s["events"].items()))
     return "\n".join(lines)
+
+
+def ecu_status_text(st):
+    # A MicroPython ECU's last status line (keyagent.status.parse_status).
+    rejected = st.get("rejected") or {}
+    return "epoch %s, %d verified, %d sent, rejected %s" % (
+        "-" if st.get("epoch") is None else st["epoch"], st.get("verified") or 0, st.get("sent") or 0,
+        ",".join("%s:%d" % r for r in sorted(rejected.items())) or "-")
 
 
 def _ms(v):

@@ -7,7 +7,7 @@
 # it is never frozen nor flashed.
 options.defaults(role="both")
 
-for name in ("__init__", "compat", "features", "canfd", "storage", "agent", "node"):
+for name in ("__init__", "compat", "features", "canfd", "storage", "status", "agent", "node"):
     module("keyagent/%s.py" % name, base_path="..")
 for name in ("crypto", "secoc", "isotp", "optical", "hal", "board"):
     package("keyagent/" + name, base_path="..")

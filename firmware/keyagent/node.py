@@ -15,6 +15,7 @@
 #   node = Node(agent, config, can, time.ticks_ms)
 #   node.run(duration_ms=60000)
 from keyagent.compat import TICKS_MASK, const, ticks_diff
+from keyagent.status import format_status
 
 _MAX_FRAMES_PER_ROUND = const(64)  # then timers and traffic get their turn
 _MAX_POLLS_PER_ROUND = const(8)
@@ -206,13 +207,12 @@ class Node:
     def status(self):
         a = self.agent
         self._status_at = self.now
-        reasons = sorted(a.rejected.items())
-        rejected = ",".join("%s:%d" % r for r in reasons) if reasons else "-"
-        epoch = a.current.epoch if a.current is not None else "-"
-        pending = a.alt.epoch if a.alt is not None and a.alt_pending else "-"
-        self.out("status node=%d t=%d epoch=%s pending=%s verified=%d sent=%d unsent=%d rx=%d rejected=%s"
-                 % (a.node, self.now, epoch, pending, a.verified, self.sent, self.unsent,
-                    self.received, rejected))
+        self.out(format_status({
+            "node": a.node, "t": self.now,
+            "epoch": a.current.epoch if a.current is not None else None,
+            "pending": a.alt.epoch if a.alt is not None and a.alt_pending else None,
+            "verified": a.verified, "sent": self.sent, "unsent": self.unsent,
+            "rx": self.received, "rejected": a.rejected}))
         self._events()
 
     def _events(self):

@@ -17,6 +17,7 @@ from emulator.bus_server import BusServer
 from emulator.clock import MS, Clock
 from keyagent.agent import KeyAgent
 from keyagent.node import Node
+from keyagent.status import parse_status
 from keyagent.storage import MemoryStorage
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -106,16 +107,10 @@ def vehicle_configs(rekey_period_ms=3600000):
     return configs
 
 
-def status_fields(line):
-    return dict(f.split("=", 1) for f in line.split()[1:])
-
-
 def app_rejections(rejected):
-    # Rejections (a status line's field or an agent's dict) other than the
+    # Rejections ({reason: n} of a status line or an agent) other than the
     # expected ones: no_key before a node has any key, and rekey_* for late
     # answers to retried rekey messages.
-    if isinstance(rejected, str):
-        rejected = {} if rejected == "-" else dict(r.split(":") for r in rejected.split(","))
     return [r for r in rejected if r != "no_key" and not r.startswith("rekey_")]
 
 
@@ -137,17 +132,17 @@ def test_micropython_gateway_slave_follows_the_masters_rekeys(tmp_path):
         server.stop()
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
-    status = [status_fields(l) for l in out.splitlines() if l.startswith("status node=1 ")]
+    status = [parse_status(l) for l in out.splitlines() if l.startswith("status node=1 ")]
     last = status[-1]
     a = master.agent
     # The slave reached the master's last epoch and stayed on it.
-    assert a.current.epoch == LAST_EPOCH and last["epoch"] == str(LAST_EPOCH)
+    assert a.current.epoch == LAST_EPOCH and last["epoch"] == LAST_EPOCH
     assert json.loads(storage.read_text())["epoch"] == LAST_EPOCH
     # Epochs 2 and 3 came by DELIVER (pending) and ACTIVATE while it ran.
     assert " epoch_active 2\n" in out and " epoch_active 3\n" in out
     # Its frames verify at the master in every epoch, the master's at the slave.
     assert sorted(master.by_epoch) == [1, 2, 3] and master.bad_payloads == 0
-    first_on_last = [s for s in status if s["epoch"] == str(LAST_EPOCH)][0]
+    first_on_last = [s for s in status if s["epoch"] == LAST_EPOCH][0]
     assert int(last["verified"]) > int(first_on_last["verified"]) > 0
     # No authentic application frame rejected: at the master none (late
     # answers to retried DELIVERs count as rekey_stale, retry_ms is 50), at
@@ -185,7 +180,7 @@ def test_micropython_master_with_its_optical_module_rekeys_an_inprocess_slave(tm
         modules.stop()
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
-    last = [status_fields(l) for l in out.splitlines() if l.startswith("status node=0 ")][-1]
+    last = [parse_status(l) for l in out.splitlines() if l.startswith("status node=0 ")][-1]
     epoch = int(last["epoch"])
     assert epoch >= 3 and json.loads((tmp_path / "flash.json").read_text())["epoch"] >= epoch
     # The slave holds the master's last epoch (active, or pending if the

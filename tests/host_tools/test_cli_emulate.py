@@ -33,8 +33,8 @@ def test_realtime_run_with_a_micropython_ecu(tmp_path, capsys):
     summary = json.loads(out.read_text())
     adas = summary["external_ecus"]["ADAS"]
     assert adas["exit"] == 0
-    assert int(adas["status"]["verified"]) > 100 and adas["status"]["rejected"] == "-"
-    assert adas["status"]["epoch"] == str(summary["epoch"])
+    assert adas["status"]["verified"] > 100 and adas["status"]["rejected"] == {}
+    assert adas["status"]["epoch"] == summary["epoch"]
     assert "ADAS (MicroPython pid" in capsys.readouterr().out
 
 

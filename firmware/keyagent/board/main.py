@@ -15,6 +15,7 @@
 # imported here.
 import json
 
+from keyagent.status import parse_status
 from keyagent.storage import FileStorage
 
 BOARD_JSON = "board.json"
@@ -45,28 +46,23 @@ class Console:
 
     def __call__(self, line):
         self.write(line)
-        if line.startswith("status "):
-            fields = {}
-            for item in line.split()[1:]:
-                if "=" in item:
-                    k, v = item.split("=", 1)
-                    fields[k] = v
-            self.write("keyagent: secoc epoch=%s verified=%s rejected=%d"
-                       % (fields.get("epoch", "-"), fields.get("verified", "0"),
-                          app_rejections(fields.get("rejected", "-"))))
+        fields = parse_status(line)
+        if fields is not None:
+            epoch = fields.get("epoch")
+            self.write("keyagent: secoc epoch=%s verified=%d rejected=%d"
+                       % ("-" if epoch is None else epoch, fields.get("verified") or 0,
+                          app_rejections(fields.get("rejected") or {})))
         elif line.startswith("event ") and " epoch_active " in line:
             self.write("keyagent: rekey complete epoch=%s" % line.split()[-1])
 
 
-def app_rejections(text):
-    # Application frames rejected, from Node's "reason:n,..." (rekey_* and
-    # she_* count refused key-management messages, not SecOC frames).
+def app_rejections(rejected):
+    # Application frames rejected, from a status line's {reason: n} (rekey_*
+    # and she_* count refused key-management messages, not SecOC frames).
     total = 0
-    if text != "-":
-        for item in text.split(","):
-            reason, _, n = item.partition(":")
-            if not reason.startswith("rekey") and not reason.startswith("she"):
-                total += int(n)
+    for reason, n in rejected.items():
+        if not reason.startswith("rekey") and not reason.startswith("she"):
+            total += n
     return total
 
 

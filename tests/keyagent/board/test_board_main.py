@@ -7,6 +7,7 @@ import json
 from fake_can import make_pyb
 from fwtest import board
 from keyagent.board.main import app_rejections, start
+from keyagent.status import parse_status
 
 DIR = "/tmp/qkd_secoc_board_test_"
 AUTH = "000102030405060708090a0b0c0d0e0f"
@@ -123,5 +124,5 @@ def test_without_agent_json_it_says_what_to_do():
 
 
 def test_rekey_lines_and_rejection_counts():
-    assert app_rejections("-") == 0
-    assert app_rejections("mac_mismatch:3,rekey_stale:2,she_refused:1,no_key:4") == 7
+    assert app_rejections(parse_status("status rejected=-")["rejected"]) == 0
+    assert app_rejections(parse_status("status rejected=mac_mismatch:3,rekey_stale:2,she_refused:1,no_key:4")["rejected"]) == 7
