@@ -1,6 +1,6 @@
 # A discrete-event CAN / CAN FD bus in virtual time.
 #
-# Nodes queue frames with Node.send(). When the bus is idle, the pending frame
+# Stations (the bus side of an ECU or tool) queue frames with Station.send(). When the bus is idle, the pending frame
 # with the lowest arbitration key wins (standard before extended on an equal
 # base ID, as the recessive SRR bit loses to a dominant RTR bit); each node's
 # controller is modelled as transmitting its pending frames in ID order (enough
@@ -26,7 +26,7 @@
 #   arbitration. Fault confinement: transmitter TEC += 8, receivers REC += 1;
 #   a successful frame gives TEC -= 1 and REC -= 1. TEC >= 128 or REC >= 128
 #   is error passive (only reported), TEC > 255 is bus-off: the node's pending
-#   frames are dropped and send() refuses until Node.recover().
+#   frames are dropped and send() refuses until Station.recover().
 #
 # Frames are small slotted objects (no python-can Message on this path);
 # emulator.pycan_bridge converts at the boundary when a bridge is attached.
@@ -52,7 +52,7 @@ def arbitration_key(can_id, ext):
 
 class Frame:
     """One CAN / CAN FD frame on the emulated bus. timestamp (ns) is set when
-    the frame has been on the wire; sender is the Node that queued it."""
+    the frame has been on the wire; sender is the Station that queued it."""
 
     __slots__ = ("can_id", "data", "ext", "fd", "brs", "sender", "timestamp")
 
@@ -71,7 +71,7 @@ class Frame:
             " FD" if self.fd else "", bytes(self.data).hex(), " BRS" if self.brs else "")
 
 
-class Node:
+class Station:
     """A station on the bus. receive(frame, is_rx) is called for every frame."""
 
     __slots__ = ("bus", "name", "receive", "accept", "tec", "rec", "sent", "dropped")
@@ -108,7 +108,7 @@ class Node:
         self.rec = 0
 
     def __repr__(self):
-        return "Node(%r)" % (self.name,)
+        return "Station(%r)" % (self.name,)
 
 
 class CanBus:
@@ -143,7 +143,7 @@ class CanBus:
     # -- nodes -----------------------------------------------------------
     def attach(self, name, receive=None):
         """Add a node; receive(frame, is_rx) is called for every frame on the wire."""
-        node = Node(self, name, receive or _ignore)
+        node = Station(self, name, receive or _ignore)
         self.nodes.append(node)
         self._routes.clear()
         return node

@@ -5,6 +5,7 @@
 import hashlib
 import random
 
+from keyagent.agent import DEFAULT_TIMING
 from keyagent.secoc import engine as secoc
 
 from emulator.attacks import Attacker
@@ -118,12 +119,12 @@ class Vehicle:
                              "sender": self.nodes[e["name"]], "receivers": receivers,
                              "period_ms": m.period_ns // MS})
             clusters.append({"id": len(clusters) + 1, "members": sorted(members), "pdus": pdus})
-        r = s["rekey"]
-        timing = {"rekey_period_ms": r.get("period_ms", 5000), "grace_ms": r.get("grace_ms", 500),
-                  "retry_ms": r.get("retry_ms", 200), "activate_deadline_ms": r.get("activate_deadline_ms", 2000),
-                  "join_retry_ms": r.get("join_retry_ms", 500),
-                  "key_lifetime_ms": r.get("key_lifetime_ms", 60000),
-                  "key_lifetime_frames": r.get("key_lifetime_frames", 1000000)}
+        # The agent's own defaults (keyagent.agent.DEFAULT_TIMING) for what
+        # the scenario's [rekey] table leaves out; its period_ms is the
+        # agent's rekey_period_ms.
+        timing = dict(DEFAULT_TIMING)
+        for key, value in s["rekey"].items():
+            timing["rekey_period_ms" if key == "period_ms" else key] = value
         slaves = []
         for e in ordered[1:]:
             slaves.append({"node": self.nodes[e["name"]], "module": bool(e.get("module")),
