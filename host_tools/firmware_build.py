@@ -10,16 +10,16 @@
 # (MicroPython's make notices neither); the images land in build/firmware/<BOARD>/.
 #   python -m host_tools.firmware_build --board NUCLEO_F446RE --micropy-dir ~/micropython
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
 
+from host_tools.boards import BOARDS, known_boards, load_board
 from host_tools.errors import UserError
+from host_tools.manifest import AGENT_MANIFEST, BOARDS_MANIFEST
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BOARDS = os.path.join(ROOT, "boards")
 OUT = os.path.join(ROOT, "build", "firmware")
 IMAGES = ("firmware.elf", "firmware.bin", "firmware0.bin", "firmware1.bin", "firmware.hex", "firmware.dfu")
 INSTALL_HINT = (
@@ -29,18 +29,10 @@ INSTALL_HINT = (
 )
 
 
-def known_boards():
-    return sorted(n for n in os.listdir(BOARDS) if os.path.exists(os.path.join(BOARDS, n, "board.json")))
-
-
-def load_board(board):
+def board_config(board):
     if not board:
         raise UserError("BOARD is not set; one of: %s" % ", ".join(known_boards()))
-    path = os.path.join(BOARDS, board, "board.json")
-    if not os.path.exists(path):
-        raise UserError("unknown board %r; one of: %s" % (board, ", ".join(known_boards())))
-    with open(path) as f:
-        return json.load(f)
+    return load_board(board)
 
 
 def check_micropy_dir(micropy_dir, cfg):
@@ -95,7 +87,7 @@ def make_commands(cfg, micropy_dir, board, jobs):
 def manifests_text(board):
     # MicroPython's make does not notice a changed manifest either.
     text = ""
-    for path in (os.path.join(BOARDS, board, "manifest.py"), os.path.join(BOARDS, "manifest.py")):
+    for path in (os.path.join(BOARDS, board, "manifest.py"), BOARDS_MANIFEST, AGENT_MANIFEST):
         with open(path) as f:
             text += f.read()
     return text
@@ -116,7 +108,7 @@ def fresh_obj_dir(board, command):
 
 
 def build(board, micropy_dir, jobs=2, cross_compile="arm-none-eabi-", dry_run=False):
-    cfg = load_board(board)
+    cfg = board_config(board)
     micropy_dir = os.path.abspath(os.path.expanduser(micropy_dir)) if micropy_dir else ""
     check_micropy_dir(micropy_dir, cfg)
     check_toolchain(cross_compile)

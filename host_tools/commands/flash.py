@@ -8,11 +8,11 @@ import os
 import sys
 import tempfile
 
+from host_tools.boards import BOARDS, load_board
 from host_tools.errors import UserError
 from host_tools.manifest import frozen_files
-from host_tools.mpy_build import FIRMWARE, ROOT, compile_module
+from host_tools.mpy_build import FIRMWARE, compile_module
 
-BOARDS = os.path.join(ROOT, "boards")
 PACKAGE = "keyagent"
 TOP_LEVEL = ("boot.py", "main.py")  # under firmware/, copied as .py when present
 CHECK_IMPORT = "keyagent.secoc.engine"  # imports cmac, aes, freshness, frame_mac: the .mpy load
@@ -42,30 +42,6 @@ def add_subparser(subparsers):
     parser.add_argument("--baudrate", type=int, default=115200, help="REPL baud rate (default 115200)")
     parser.add_argument("--boards", default=BOARDS, metavar="DIR", help="board configurations (default boards/)")
     parser.set_defaults(func=run)
-
-
-def known_boards(boards_dir):
-    try:
-        return sorted(d for d in os.listdir(boards_dir)
-                      if os.path.isfile(os.path.join(boards_dir, d, "board.json")))
-    except OSError:
-        return []
-
-
-def load_board(name, boards_dir=BOARDS):
-    """The board's configuration (dict) with at least "mpy_march"."""
-    path = os.path.join(boards_dir, name, "board.json")
-    if os.sep in name or not os.path.isfile(path):
-        known = known_boards(boards_dir)
-        raise UserError("unknown board %s (known: %s)" % (name, ", ".join(known) if known else "none in %s" % boards_dir))
-    try:
-        with open(path) as f:
-            cfg = json.load(f)
-    except (OSError, ValueError) as e:
-        raise UserError("board %s: %s is not readable JSON: %s" % (name, path, e)) from None
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("mpy_march"), str):
-        raise UserError("board %s: %s has no \"mpy_march\"" % (name, path))
-    return cfg
 
 
 def firmware_files():

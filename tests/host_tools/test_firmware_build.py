@@ -59,8 +59,8 @@ def test_unknown_board(micropy):
     proc = run("--board", "NUCLEO_F999", "--micropy-dir", micropy)
     assert proc.returncode == 2
     assert proc.stderr == (
-        "error: unknown board 'NUCLEO_F999'; one of: NUCLEO_F446RE, NUCLEO_G474RE, "
-        "NUCLEO_H743ZI, PYBV11, STM32F4DISC\n"
+        "error: unknown board NUCLEO_F999 (known: NUCLEO_F446RE, NUCLEO_G474RE, "
+        "NUCLEO_H743ZI, PYBV11, STM32F4DISC)\n"
     )
 
 

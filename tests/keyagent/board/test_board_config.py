@@ -1,7 +1,6 @@
 # Every boards/<BOARD>/board.json parses with the runtime's own json, has
 # the fields the agent reads, and its bit timing really gives 500 kbit/s
 # (and 2 Mbit/s in the FD data phase) at a sample point near 87.5%.
-import json
 import os
 
 from fwtest import BOARDS as _BOARDS, board as load, raises
