@@ -191,3 +191,32 @@ def test_a_uart_socket_that_refuses_is_one_error_line():
         serve_ends(ModulePair(seed=1), types.SimpleNamespace(pty=False, uart_tcp=None,
                                                              uart_connect=("127.0.0.1", port)))
     assert str(e.value).startswith("cannot serve the UART ends on 127.0.0.1:%d: " % port)
+
+
+def test_an_end_takes_one_client_at_a_time(served):
+    pair, server = served
+    status = bytes.fromhex(json.load(open(VECTORS))["status"]["request_wire"])
+    first = tcp(server.ends["B"]["tcp"])
+    with first:
+        first.sendall(status)
+        assert recv_frames(first, 1)[0][0] == 0x81
+        second = tcp(server.ends["B"]["tcp"])
+        with second:  # held by the first client: closed without an answer
+            second.sendall(status)
+            try:
+                assert second.recv(4096) == b""
+            except ConnectionResetError:
+                pass
+        assert server.refused == 1
+        first.sendall(status)  # the first client is still served
+        assert recv_frames(first, 1)[0][0] == 0x81
+    for _ in range(50):  # once it has gone, the end is free again
+        third = tcp(server.ends["B"]["tcp"])
+        with third:
+            third.sendall(status)
+            try:
+                if third.recv(4096):
+                    return
+            except ConnectionResetError:
+                pass
+    raise AssertionError("the end stayed held after its client left")
