@@ -20,6 +20,7 @@ COMMANDS = (
     "flash",
     "provision",
     "network",
+    "corridor",
 )
 
 
