@@ -89,3 +89,25 @@ def test_third_party_etsi_client_across_the_network(served):
     assert base64.b64decode(fetched.keys[0].key) == base64.b64decode(container.keys[0].key)
     assert len(base64.b64decode(fetched.keys[0].key)) == 64
     assert uuid.UUID(fetched.keys[0].key_id).version == 4
+
+
+def test_vehicle_stocks_at_the_depot_over_etsi_014(served):
+    from emulator.key_network_depot import client_context, stock_vehicle
+    from keyagent.keystore.store import KeyStore
+
+    net, pki, servers = served
+    store = KeyStore(bytes(16), capacity=16)
+    ctx = client_context(pki["ca"], pki["vehicle-2.crt"], pki["vehicle-2.key"])
+    net.set_eavesdrop("node-3", "kme-rsu-4", 0.5)  # rsu-4's only link in alarm
+    try:
+        added, refused = stock_vehicle(store, "localhost", servers["depot"].port, ctx,
+                                       ["rsu-1", "rsu-2", "rsu-4", "nobody"], 3)
+    finally:
+        net.set_eavesdrop("node-3", "kme-rsu-4", 0.0)
+    assert added == {"rsu-1": 3, "rsu-2": 3, "rsu-4": 0, "nobody": 0}
+    assert refused["rsu-4"].status == 503 and refused["nobody"].status == 400
+    assert store.count("rsu-1") == 3 and store.count("rsu-4") == 0
+    key_id, key = store.take("rsu-2")
+    status, got = call(served, "kme-rsu-2", "rsu-2", "GET", "/api/v1/keys/vehicle-2/dec_keys?key_ID=%s"
+                       % uuid.UUID(bytes=key_id))
+    assert status == 200 and base64.b64decode(got["keys"][0]["key"]) == bytes(key)
