@@ -4,7 +4,8 @@
 # every pty, listener and connection; every pty and connection has its own
 # OpticalModuleEnd (its own framing state) on the pair side it serves.
 # Like a UART, each TCP end takes one client at a time: while the vehicle's
-# ECU holds an end, another local process cannot open it. Keys drawn here
+# ECU holds an end, another local process cannot open it; and only clients
+# of the user running the server (emulator.local_peer). Keys drawn here
 # are bound to the UART ends (qkd_pair.UART_ENDS): the REST server's SAEs
 # cannot fetch them.
 import os
@@ -13,6 +14,7 @@ import socket
 import sys
 import threading
 
+from emulator.local_peer import same_user
 from emulator.optical_module import OpticalModuleEnd, StreamTable
 
 SIDES = ("A", "B")
@@ -51,7 +53,7 @@ class ModuleUartServer:
         self.ends = {side: {} for side in SIDES}  # side -> {"pty": path, "tcp": url}
         self.tx_dropped = 0
         self.errors = 0
-        self.refused = 0  # TCP clients refused because their end was held
+        self.refused = 0  # TCP clients refused: their end was held, or another user's
         self._sel = selectors.DefaultSelector()
         self._fds = []  # everything to close at stop
         self._wake_r, self._wake_w = os.pipe()
@@ -160,8 +162,8 @@ class ModuleUartServer:
             conn, _ = listener.accept()
         except OSError:
             return
-        if self._clients[side]:
-            self.refused += 1  # the end is held: one cable per UART
+        if self._clients[side] or not same_user(conn):
+            self.refused += 1  # the end is held (one cable per UART), or another user's process
             conn.close()
             return
         self._clients[side] += 1

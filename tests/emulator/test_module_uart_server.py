@@ -220,3 +220,33 @@ def test_an_end_takes_one_client_at_a_time(served):
             except ConnectionResetError:
                 pass
     raise AssertionError("the end stayed held after its client left")
+
+
+def test_peer_uid_reads_the_socket_table():
+    from emulator.local_peer import peer_uid
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        conn, _ = listener.accept()
+        with client, conn:
+            assert peer_uid(conn) == os.getuid()  # this process owns the client end
+            port = client.getsockname()[1]
+            me = listener.getsockname()[1]
+            line = "   3: 0100007F:%04X 0100007F:%04X 01 0:0 0:0 0 1234 0 99" % (port, me)
+            assert peer_uid(conn, "header\n" + line) == 1234
+            assert peer_uid(conn, "header\n") is None
+
+
+def test_a_client_of_another_user_is_refused(served, monkeypatch):
+    import emulator.module_uart_server as mus
+
+    pair, server = served
+    # As if the socket table said another uid owns the client end.
+    monkeypatch.setattr(mus, "same_user", lambda conn: False)
+    with tcp(server.ends["A"]["tcp"]) as s:
+        s.sendall(bytes.fromhex(json.load(open(VECTORS))["status"]["request_wire"]))
+        try:
+            assert s.recv(4096) == b""
+        except ConnectionResetError:
+            pass
+    assert server.refused == 1
