@@ -6,6 +6,7 @@
 # to KeyAgent as its module.
 from keyagent.optical import link as ml
 from keyagent.optical.messages import Result
+from keyagent.keystore.store import KEY_LEN
 
 SECOC_PEER = "secoc"  # the stock's tag for the vehicle's own SecOC epoch keys
 
@@ -22,8 +23,11 @@ class StockKeySource:
 
     def get_new_key(self, now, bits):
         self._seq = (self._seq + 1) & 0xFF
+        if bits != 8 * KEY_LEN:
+            self._results.append(Result(ml.GET_NEW_KEY, self._seq, ml.QOS_NOT_MET))
+            return self._seq
         r = Result(ml.GET_NEW_KEY, self._seq, ml.INSUFFICIENT_KEY)
-        taken = self.store.take(self.peer) if bits == 8 * 32 else None
+        taken = self.store.take(self.peer)
         if taken is not None:
             if self.persist is not None:
                 self.persist(self.store.image())  # consumed on flash before it is used

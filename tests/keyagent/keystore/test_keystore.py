@@ -123,6 +123,8 @@ def test_stock_source_gives_the_master_keys_and_persists_first():
     src.get_new_key(1, 256)
     r = src.next_result()
     assert r.status == 2 and r.key is None and src.next_result() is None and src.next_timer(2) == -1
+    src.get_new_key(3, 128)  # the stock holds 256-bit keys only
+    assert src.next_result().status == 7
 
 
 def test_vehicle_without_qkd_hardware_gets_secoc_keys_from_the_stock():
