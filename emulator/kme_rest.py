@@ -1,7 +1,9 @@
 # ETSI GS QKD 014 V1.1.1 ("Protocol and data format of REST-based key
-# delivery API") over HTTPS with mutual TLS, serving keys from a ModulePair:
-# the master SAE draws from side A, the slave SAE from side B, so keys drawn
-# here and over the modules' UART come from one pool.
+# delivery API") over HTTPS with mutual TLS. The keys come from a key source
+# (emulator.kme_keys): one ModulePair with a master SAE on end A and a slave
+# SAE on end B, or a node of the key network. Every key is bound to the SAE
+# pair it was issued for; keys drawn over the modules' UART ends are not
+# reachable here.
 #
 #   GET  /api/v1/keys/{slave_SAE_ID}/status      Status         (caller: master or slave)
 #   GET  /api/v1/keys/{slave_SAE_ID}/enc_keys    ?number=&size= (caller: master)
@@ -11,36 +13,36 @@
 #
 # The caller is the common name of its client certificate, which must chain
 # to the configured CA (checked in the TLS handshake). Answers: 200 with
-# Status or Key container JSON; 400 Error for bad requests, unknown key IDs
-# and unsupported sizes; 401 Error when the certificate's SAE may not make
-# that call; 503 Error when the pool is short or the link is down or in
-# alarm. Request bodies, header sizes, connections and idle time are
-# bounded; no key is ever logged.
+# Status or Key container JSON; 400 Error for bad requests, key IDs unknown
+# to the caller's SAE pair and unsupported sizes; 401 Error when the
+# certificate's SAE may not make that call; 503 Error when the pool is short
+# or the link is down or in alarm. Request bodies, header sizes and idle
+# time are bounded; no key is ever logged.
+#
+# Connections: a TLS handshake must finish within HANDSHAKE_TIMEOUT_S, and at
+# most MAX_HANDSHAKES wait for one; a new connection beyond that evicts the
+# oldest waiting one, so silent TCP connections cannot hold the server.
+# After the handshake, at most MAX_CONNECTIONS in all and
+# MAX_CONNECTIONS_PER_SAE per client certificate.
 import base64
 import json
 import socket
 import ssl
 import threading
 import uuid
+from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from emulator import qkd_errors as err
+from emulator.kme_keys import PairKeys, RestError
 
 API_PREFIX = "/api/v1/keys/"
 MAX_BODY = 64 * 1024  # bytes; a Key IDs body for 128 UUIDs is under 8 KiB
 MAX_CONNECTIONS = 64
+MAX_CONNECTIONS_PER_SAE = 8
+MAX_HANDSHAKES = 16
 IDLE_TIMEOUT_S = 30.0
-HANDSHAKE_TIMEOUT_S = 10.0
-
-
-class RestError(Exception):
-    """An HTTP error answer: status code, Error message, optional details."""
-
-    def __init__(self, code, message, details=None):
-        super().__init__(message)
-        self.code = code
-        self.details = details
+HANDSHAKE_TIMEOUT_S = 3.0
 
 
 def server_context(ca_path, cert_path, key_path):
@@ -82,27 +84,27 @@ def _parse_int(value, name, from_query):
 
 class KmeServer(ThreadingHTTPServer):
     """The KME. pair: a ModulePair; master_sae / slave_sae: the SAE IDs
-    allowed to call as master (side A) and slave (side B). port 0 picks a
-    free port (see .port). start() serves in a thread; stop() ends it."""
+    allowed to call as master (side A) and slave (side B). Or keys: any key
+    source (emulator.kme_keys), with pair None. port 0 picks a free port
+    (see .port). start() serves in a thread; stop() ends it."""
 
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 64
 
-    def __init__(self, pair, ca_path, cert_path, key_path, master_sae, slave_sae,
-                 host="127.0.0.1", port=0, source_kme_id="KME_A", target_kme_id="KME_B"):
-        if master_sae == slave_sae:
-            raise ValueError("master and slave SAE IDs must differ")
+    def __init__(self, pair, ca_path, cert_path, key_path, master_sae=None, slave_sae=None,
+                 host="127.0.0.1", port=0, source_kme_id="KME_A", target_kme_id="KME_B", keys=None):
+        if keys is None:
+            keys = PairKeys(pair, master_sae, slave_sae, source_kme_id, target_kme_id)
+        self.keys = keys
         self.pair = pair
-        self.master_sae = master_sae
-        self.slave_sae = slave_sae
-        self.source_kme_id = source_kme_id
-        self.target_kme_id = target_kme_id
         self.tls = server_context(ca_path, cert_path, key_path)
-        self.counters = {"requests": 0, "tls_refused": 0, "busy_refused": 0, "errors_4xx": 0,
-                         "errors_5xx": 0, "keys_out": 0}
-        self._counter_lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.counters = {"requests": 0, "tls_refused": 0, "busy_refused": 0, "handshakes_evicted": 0,
+                         "errors_4xx": 0, "errors_5xx": 0, "keys_out": 0}
+        self._lock = threading.Lock()
+        self._handshaking = OrderedDict()  # socket -> None, oldest first
+        self._per_sae = {}  # SAE ID -> open connections
         self._thread = None
         super().__init__((host, port), _Handler)
 
@@ -111,7 +113,7 @@ class KmeServer(ThreadingHTTPServer):
         return self.server_address[1]
 
     def count(self, name, n=1):
-        with self._counter_lock:
+        with self._lock:
             self.counters[name] += n
 
     def start(self):
@@ -127,24 +129,20 @@ class KmeServer(ThreadingHTTPServer):
             self._thread = None
         self.server_close()
 
-    # One thread per connection, at most MAX_CONNECTIONS at once; the TLS
-    # handshake runs in that thread so a slow client cannot stall accept().
+    # One thread per connection; the TLS handshake runs in that thread so a
+    # slow client cannot stall accept(), and the oldest waiting handshake
+    # makes room for a new one.
     def process_request(self, request, client_address):
-        if not self._slots.acquire(blocking=False):
-            self.count("busy_refused")
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
+        with self._lock:
+            self._handshaking[request] = None
+            evict = None
+            if len(self._handshaking) > MAX_HANDSHAKES:
+                evict = next(iter(self._handshaking))
+                del self._handshaking[evict]
+                self.counters["handshakes_evicted"] += 1
+        if evict is not None:
+            _abort(evict)  # its thread's handshake fails and ends
+        super().process_request(request, client_address)
 
     def finish_request(self, request, client_address):
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -154,19 +152,54 @@ class KmeServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError):
             self.count("tls_refused")
             return
+        finally:
+            with self._lock:
+                self._handshaking.pop(request, None)
+        sae = _common_name(tls.getpeercert())
+        if not self._open_slot(sae):
+            self.count("busy_refused")
+            _abort(tls)
+            return
         try:
             tls.settimeout(IDLE_TIMEOUT_S)
             self.RequestHandlerClass(tls, client_address, self)
         except (OSError, ValueError):
             pass  # the client went away or sent something http.server gave up on
         finally:
+            self._close_slot(sae)
             try:
                 tls.close()
             except OSError:
                 pass
 
+    def _open_slot(self, sae):
+        with self._lock:
+            held = self._per_sae.get(sae, 0)
+            if held >= MAX_CONNECTIONS_PER_SAE or sum(self._per_sae.values()) >= MAX_CONNECTIONS:
+                return False
+            self._per_sae[sae] = held + 1
+            return True
+
+    def _close_slot(self, sae):
+        with self._lock:
+            self._per_sae[sae] -= 1
+            if not self._per_sae[sae]:
+                del self._per_sae[sae]
+
+    def shutdown_request(self, request):
+        with self._lock:
+            self._handshaking.pop(request, None)
+        super().shutdown_request(request)
+
     def handle_error(self, request, client_address):
         self.count("errors_5xx")  # never print tracebacks with request data
+
+
+def _abort(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -256,14 +289,14 @@ class _Handler(BaseHTTPRequestHandler):
             raise RestError(405, "method %s not allowed on %s" % (method, call))
         query = self._query(split.query)
         caller = _common_name(self.connection.getpeercert())
-        srv = self.server
+        keys = self.server.keys
+        keys.authorise(call, caller, sae_in_path)
         if call == "status":
-            return self._status(caller, sae_in_path)
+            return 200, keys.status(caller, sae_in_path)
         if call == "enc_keys":
-            self._authorise(caller, srv.master_sae, sae_in_path, srv.slave_sae, "master")
-            return self._enc_keys(query if method == "GET" else self._json(body), method == "GET")
-        self._authorise(caller, srv.slave_sae, sae_in_path, srv.master_sae, "slave")
-        return self._dec_keys(query if method == "GET" else self._json(body), method)
+            return self._enc_keys(caller, sae_in_path, query if method == "GET" else self._json(body),
+                                  method == "GET")
+        return self._dec_keys(caller, sae_in_path, query if method == "GET" else self._json(body), method)
 
     def _query(self, text):
         try:
@@ -286,56 +319,22 @@ class _Handler(BaseHTTPRequestHandler):
             raise RestError(400, "request body must be a JSON object")
         return doc
 
-    def _authorise(self, caller, role_sae, sae_in_path, peer_sae, role):
-        if caller != role_sae:
-            raise RestError(401, "this certificate's SAE may not call as %s here" % role)
-        if sae_in_path != peer_sae:
-            raise RestError(400, "unknown SAE ID in the path")
-
-    def _status(self, caller, sae_in_path):
-        srv = self.server
-        pairs = {(srv.master_sae, srv.slave_sae), (srv.slave_sae, srv.master_sae)}
-        if caller not in (srv.master_sae, srv.slave_sae):
-            raise RestError(401, "this certificate's SAE is not served by this KME")
-        if (caller, sae_in_path) not in pairs:
-            raise RestError(400, "unknown SAE ID in the path")
-        st = srv.pair.status("A" if caller == srv.master_sae else "B")
-        return 200, {
-            "source_KME_ID": srv.source_kme_id,
-            "target_KME_ID": srv.target_kme_id,
-            "master_SAE_ID": srv.master_sae,
-            "slave_SAE_ID": srv.slave_sae,
-            "key_size": st["key_size"],
-            "stored_key_count": st["stored_key_count"],
-            "max_key_count": st["max_key_count"],
-            "max_key_per_request": st["max_keys_per_request"],
-            "max_key_size": st["max_key_size"],
-            "min_key_size": st["min_key_size"],
-            "max_SAE_ID_count": 0,
-            "status_extension": {
-                "qber": st["qber"],
-                "secret_key_rate_bps": st["secret_key_rate_bps"],
-                "alarm": st["alarm"],
-                "link_state": st["link_state"],
-            },
-        }
-
-    def _enc_keys(self, request, from_query):
-        pair = self.server.pair
+    def _enc_keys(self, caller, slave_sae, request, from_query):
         number = _parse_int(request["number"], "number", from_query) if "number" in request else 1
-        size = _parse_int(request["size"], "size", from_query) if "size" in request else pair.key_size
+        size = _parse_int(request["size"], "size", from_query) if "size" in request else None
         if request.get("additional_slave_SAE_IDs"):
             raise RestError(400, "key multicast is not supported (max_SAE_ID_count is 0)")
         if request.get("extension_mandatory"):
             raise RestError(400, "mandatory extensions are not supported",
                             [{"extension_mandatory": "not supported"}])
-        if size % 8:
+        if size is not None and size % 8:
             raise RestError(400, "size must be a multiple of 8 bits")
-        keys = self._take(lambda: pair.take_new_keys("A", number, size))
+        keys = self.server.keys.enc_keys(caller, slave_sae, number, size)
+        self.server.count("keys_out", len(keys))
         return 200, {"keys": [{"key_ID": str(uuid.UUID(bytes=key_id)),
                                "key": base64.b64encode(key).decode("ascii")} for key_id, key in keys]}
 
-    def _dec_keys(self, request, method):
+    def _dec_keys(self, caller, master_sae, request, method):
         if method == "GET":
             if "key_ID" not in request:
                 raise RestError(400, "key_ID query parameter missing")
@@ -344,24 +343,14 @@ class _Handler(BaseHTTPRequestHandler):
             entries = request.get("key_IDs")
             if not isinstance(entries, list) or not entries:
                 raise RestError(400, "key_IDs must be a non-empty array")
-            if len(entries) > self.server.pair.max_keys_per_request:
+            if len(entries) > self.server.keys.max_keys_per_request:
                 raise RestError(400, "too many key_IDs")
             ids = []
             for entry in entries:
                 if not isinstance(entry, dict):
                     raise RestError(400, "key_IDs entries must be objects with a key_ID")
                 ids.append(_parse_key_id(entry.get("key_ID")))
-        pair = self.server.pair
-        keys = self._take(lambda: pair.take_keys_by_id("B", ids))
+        keys = self.server.keys.dec_keys(caller, master_sae, ids)
+        self.server.count("keys_out", len(keys))
         return 200, {"keys": [{"key_ID": str(uuid.UUID(bytes=key_id)),
                                "key": base64.b64encode(key).decode("ascii")} for key_id, key in zip(ids, keys)]}
-
-    def _take(self, fn):
-        try:
-            keys = fn()
-        except (err.KeyNotFound, err.QosNotMet) as e:
-            raise RestError(400, str(e), [{"etsi_qkd_004_status": e.status}]) from None
-        except err.QkdError as e:  # insufficient key, link down, alarm, peer gone
-            raise RestError(503, str(e), [{"etsi_qkd_004_status": e.status}]) from None
-        self.server.count("keys_out", len(keys))
-        return keys

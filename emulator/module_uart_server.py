@@ -3,17 +3,23 @@
 # TCP port on 127.0.0.1 (pyserial's socket:// URL). One I/O thread multiplexes
 # every pty, listener and connection; every pty and connection has its own
 # OpticalModuleEnd (its own framing state) on the pair side it serves.
+# Like a UART, each TCP end takes one client at a time: while the vehicle's
+# ECU holds an end, another local process cannot open it; and only clients
+# of the user running the server (emulator.local_peer). Keys drawn here
+# are bound to the UART ends (qkd_pair.UART_ENDS): the REST server's SAEs
+# cannot fetch them.
 import os
 import selectors
 import socket
 import sys
 import threading
 
+from emulator.local_peer import same_user
 from emulator.optical_module import OpticalModuleEnd, StreamTable
 
 SIDES = ("A", "B")
-MAX_CONNECTIONS = 8
 _READ = 4096
+_ORDER = {"listen": 1, "wake": 2}
 
 
 class ModuleUartServer:
@@ -25,12 +31,13 @@ class ModuleUartServer:
         self.ends = {side: {} for side in SIDES}  # side -> {"pty": path, "tcp": url}
         self.tx_dropped = 0
         self.errors = 0
+        self.refused = 0  # TCP clients refused: their end was held, or another user's
         self._sel = selectors.DefaultSelector()
         self._fds = []  # everything to close at stop
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
         self._sel.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
-        self._connections = 0
+        self._clients = {side: 0 for side in SIDES}  # TCP clients per end (at most 1)
         self._thread = threading.Thread(target=self._run, name="module-uart", daemon=True)
         try:
             for i, side in enumerate(SIDES):
@@ -104,13 +111,16 @@ class ModuleUartServer:
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._fds.append(conn)
-        self._connections += 1
+        self._clients[side] += 1
         self.ends[side]["connected"] = "tcp://%s:%d" % address
-        self._sel.register(conn, selectors.EVENT_READ, ("conn", OpticalModuleEnd(self.pair, side, self.streams)))
+        self._sel.register(conn, selectors.EVENT_READ, ("conn", (side, OpticalModuleEnd(self.pair, side, self.streams))))
 
     def _run(self):
         while not self._stopping:
-            for key, _ in self._sel.select(timeout=1.0):
+            # Connections first (a client that just closed frees its end
+            # before a new client's accept in the same round), the stop last.
+            ready = sorted(self._sel.select(timeout=1.0), key=lambda kv: _ORDER.get(kv[0].data[0], 0))
+            for key, _ in ready:
                 kind, ctx = key.data
                 if kind == "wake":
                     return
@@ -130,14 +140,15 @@ class ModuleUartServer:
             conn, _ = listener.accept()
         except OSError:
             return
-        if self._connections >= MAX_CONNECTIONS:
+        if self._clients[side] or not same_user(conn):
+            self.refused += 1  # the end is held (one cable per UART), or another user's process
             conn.close()
             return
-        self._connections += 1
+        self._clients[side] += 1
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._fds.append(conn)
-        self._sel.register(conn, selectors.EVENT_READ, ("conn", OpticalModuleEnd(self.pair, side, self.streams)))
+        self._sel.register(conn, selectors.EVENT_READ, ("conn", (side, OpticalModuleEnd(self.pair, side, self.streams))))
 
     def _serve_pty(self, fd, end):
         try:
@@ -148,7 +159,8 @@ class ModuleUartServer:
             return
         self._write(lambda b: os.write(fd, b), end.receive_data(data))
 
-    def _serve_conn(self, conn, end):
+    def _serve_conn(self, conn, side_end):
+        side, end = side_end
         try:
             data = conn.recv(_READ)
         except (BlockingIOError, InterruptedError):
@@ -158,7 +170,7 @@ class ModuleUartServer:
         if not data:
             self._sel.unregister(conn)
             self._fds.remove(conn)
-            self._connections -= 1
+            self._clients[side] -= 1
             conn.close()
             return
         self._write(conn.send, end.receive_data(data))

@@ -11,6 +11,12 @@
 # catches up with clock()). All public methods take the one lock, so the
 # UART endpoints and the REST server can share a pair across threads.
 #
+# Every key is bound to the consumers it was issued for (`bound_to`: the
+# UART ends, or one master/slave SAE pair of a REST server): a key drawn
+# under one binding is unknown under every other, so a REST slave SAE cannot
+# fetch by ID a key the vehicle's master ECU drew over the UART, even though
+# the ANNOUNCE frame carries its ID in clear.
+#
 # Refusals raise the emulator.qkd_errors tree (ETSI GS QKD 004 status codes).
 # Keys never appear in repr() or in status().
 import random
@@ -24,6 +30,10 @@ from emulator.qkd_link import LinkParams, evaluate
 
 SIDES = ("A", "B")
 KEY_ID_BYTES = 16
+# The binding of keys drawn over the modules' UART ends (the in-vehicle pool):
+# the default, so the emulated ECUs need not name it. REST servers bind
+# theirs to their SAE pair instead.
+UART_ENDS = None
 
 # Link states reported by status()["link_state"].
 LINK_UP = "up"  # keys being distilled
@@ -141,12 +151,16 @@ class ModulePair:
     # -- keys ------------------------------------------------------------------
 
     def take_new_key(self, side, size_bits=None):
-        """A new key for the master on `side`: (key_id: 16 bytes, key bytes).
-        The other side can then take the same key with take_key_by_id."""
+        """A new key for the master on `side` over the UART ends: (key_id:
+        16 bytes, key bytes). The other side can then take the same key with
+        take_key_by_id."""
         return self.take_new_keys(side, 1, size_bits)[0]
 
-    def take_new_keys(self, side, count, size_bits=None):
-        """`count` new keys for `side`, all or none: [(key_id, key), ...]."""
+    def take_new_keys(self, side, count, size_bits=None, bound_to=UART_ENDS):
+        """`count` new keys for `side`, all or none: [(key_id, key), ...].
+        bound_to: the consumers the keys are for (any hashable label, e.g.
+        ("rest", master_sae, slave_sae)); only take_keys_by_id with the same
+        label finds them."""
         size_bits = self.key_size if size_bits is None else size_bits
         with self._lock:
             self._sync()
@@ -166,7 +180,7 @@ class ModulePair:
             for _ in range(count):
                 key_id = self._new_key_id()
                 key = self._random_bytes(size_bits // 8)
-                self._pending[key_id] = [key, self._others(side)]
+                self._pending[key_id] = [key, self._others(side), bound_to]
                 out.append((key_id, key))
             self.counters["keys_new"] += count
             while len(self._pending) > self.max_key_count:
@@ -174,13 +188,14 @@ class ModulePair:
                 self.counters["keys_expired"] += 1
             return out
 
-    def take_key_by_id(self, side, key_id):
+    def take_key_by_id(self, side, key_id, bound_to=UART_ENDS):
         """The key its master took under `key_id`, for `side` (once)."""
-        return self.take_keys_by_id(side, [key_id])[0]
+        return self.take_keys_by_id(side, [key_id], bound_to)[0]
 
-    def take_keys_by_id(self, side, key_ids):
+    def take_keys_by_id(self, side, key_ids, bound_to=UART_ENDS):
         """The keys under `key_ids` for `side`, all or none (KeyNotFound if
-        any is unknown, repeated, or already handed to this side)."""
+        any is unknown, repeated, already handed to this side, or issued
+        under another `bound_to`: a foreign key looks like an unknown one)."""
         key_ids = [bytes(key_id) for key_id in key_ids]
         with self._lock:
             self._sync()
@@ -191,7 +206,7 @@ class ModulePair:
                 seen = set()
                 for key_id in key_ids:
                     entry = self._pending.get(key_id)
-                    if entry is None or side not in entry[1] or key_id in seen:
+                    if entry is None or side not in entry[1] or entry[2] != bound_to or key_id in seen:
                         raise err.KeyNotFound("no key for side %s under that key ID" % side)
                     seen.add(key_id)
             except err.QkdError:

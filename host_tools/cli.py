@@ -20,6 +20,8 @@ COMMANDS = (
     "trace",
     "flash",
     "provision",
+    "network",
+    "corridor",
 )
 
 

@@ -2,7 +2,8 @@
 # package by package. boards/manifest.py includes it; host_tools.manifest
 # reads it the same way for `qkd-secoc flash` and the frozen-size report.
 #   role="both"   (default) master and slave code
-#   role="slave"  leaves the rekey master (keyagent/rekey/master.py) out
+#   role="slave"  leaves the rekey master (keyagent/rekey/master.py) and the
+#                 gateway's key stock (keyagent/keystore/) out
 # keyagent/unix/ (socketcand client, pty/TCP module link) is in no image:
 # it is never frozen nor flashed.
 options.defaults(role="both")
@@ -15,3 +16,5 @@ rekey = ["__init__.py", "ids.py", "messages.py", "keyring.py", "slave.py"]
 if options.role != "slave":
     rekey.append("master.py")
 package("keyagent/rekey", files=rekey, base_path="..")
+if options.role != "slave":
+    package("keyagent/keystore", base_path="..")

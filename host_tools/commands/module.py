@@ -17,8 +17,9 @@ EPILOG = """examples:
   curl --cacert pki/ca.crt --cert pki/roadside-1.crt --key pki/roadside-1.key \\
       'https://localhost:8443/api/v1/keys/vehicle-7/enc_keys?number=1&size=256'
 
-The master SAE draws keys from module end A, the slave SAE from end B; keys
-taken over REST and over the UART come from the same pool.
+The master SAE draws keys from module end A, the slave SAE from end B. Keys
+drawn over REST are bound to that SAE pair and keys drawn over the UART to
+the UART ends: neither can fetch the other's by ID.
 """
 
 CERTS_EPILOG = """example:

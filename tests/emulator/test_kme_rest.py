@@ -344,3 +344,48 @@ def test_third_party_etsi_client_draws_matching_keys(server, pki):
     assert code == 400 and error.message
     code, error = slave.get_key(MASTER)
     assert code == 401
+
+
+def test_slave_sae_cannot_fetch_a_key_drawn_over_the_uart(server, pki, pair):
+    # The vehicle's master ECU draws over the UART; the ANNOUNCE frame carries
+    # the key ID in clear. The REST slave SAE asking for it gets the ETSI
+    # error, and the key stays for the UART slave.
+    key_id, key = pair.take_new_key("A", 256)
+    slave = connect(server, pki, SLAVE)
+    status, doc = call(slave, "GET", "/api/v1/keys/%s/dec_keys?key_ID=%s" % (MASTER, uuid.UUID(bytes=key_id)))
+    assert status == 400 and set(doc) == {"message", "details"} and doc["message"]
+    status, doc = call(slave, "POST", "/api/v1/keys/%s/dec_keys" % MASTER,
+                       {"key_IDs": [{"key_ID": str(uuid.UUID(bytes=key_id))}]})
+    assert status == 400 and "keys" not in doc
+    assert pair.take_key_by_id("B", key_id) == key
+
+
+def test_silent_connections_do_not_lock_out_clients(server, pki):
+    # 64 TCP connections that never start TLS, held open: a client with a
+    # certificate is still served (the oldest silent handshakes make room).
+    silent = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(64)]
+    try:
+        status, _ = call(connect(server, pki, MASTER), "GET", "/api/v1/keys/%s/status" % SLAVE)
+        assert status == 200
+        assert server.counters["handshakes_evicted"] >= 64 - 16
+    finally:
+        for s in silent:
+            s.close()
+
+
+def test_connections_per_sae_are_bounded(server, pki):
+    from emulator.kme_rest import MAX_CONNECTIONS_PER_SAE
+
+    held = []
+    try:
+        for _ in range(MAX_CONNECTIONS_PER_SAE):
+            conn = connect(server, pki, MASTER)
+            assert call(conn, "GET", "/api/v1/keys/%s/status" % SLAVE)[0] == 200
+            held.append(conn)
+        with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
+            call(connect(server, pki, MASTER), "GET", "/api/v1/keys/%s/status" % SLAVE)
+        # Another SAE still gets in.
+        assert call(connect(server, pki, SLAVE), "GET", "/api/v1/keys/%s/status" % MASTER)[0] == 200
+    finally:
+        for conn in held:
+            conn.close()

@@ -192,3 +192,62 @@ def test_a_uart_socket_that_refuses_is_one_error_line():
         serve_ends(ModulePair(seed=1), types.SimpleNamespace(pty=False, uart_tcp=None,
                                                              uart_connect=("127.0.0.1", port)))
     assert str(e.value).startswith("cannot serve the UART ends on 127.0.0.1:%d: " % port)
+
+
+def test_an_end_takes_one_client_at_a_time(served):
+    pair, server = served
+    status = bytes.fromhex(json.load(open(VECTORS))["status"]["request_wire"])
+    first = tcp(server.ends["B"]["tcp"])
+    with first:
+        first.sendall(status)
+        assert recv_frames(first, 1)[0][0] == 0x81
+        second = tcp(server.ends["B"]["tcp"])
+        with second:  # held by the first client: closed without an answer
+            second.sendall(status)
+            try:
+                assert second.recv(4096) == b""
+            except ConnectionResetError:
+                pass
+        assert server.refused == 1
+        first.sendall(status)  # the first client is still served
+        assert recv_frames(first, 1)[0][0] == 0x81
+    for _ in range(50):  # once it has gone, the end is free again
+        third = tcp(server.ends["B"]["tcp"])
+        with third:
+            third.sendall(status)
+            try:
+                if third.recv(4096):
+                    return
+            except ConnectionResetError:
+                pass
+    raise AssertionError("the end stayed held after its client left")
+
+
+def test_peer_uid_reads_the_socket_table():
+    from emulator.local_peer import peer_uid
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        conn, _ = listener.accept()
+        with client, conn:
+            assert peer_uid(conn) == os.getuid()  # this process owns the client end
+            port = client.getsockname()[1]
+            me = listener.getsockname()[1]
+            line = "   3: 0100007F:%04X 0100007F:%04X 01 0:0 0:0 0 1234 0 99" % (port, me)
+            assert peer_uid(conn, "header\n" + line) == 1234
+            assert peer_uid(conn, "header\n") is None
+
+
+def test_a_client_of_another_user_is_refused(served, monkeypatch):
+    import emulator.module_uart_server as mus
+
+    pair, server = served
+    # As if the socket table said another uid owns the client end.
+    monkeypatch.setattr(mus, "same_user", lambda conn: False)
+    with tcp(server.ends["A"]["tcp"]) as s:
+        s.sendall(bytes.fromhex(json.load(open(VECTORS))["status"]["request_wire"]))
+        try:
+            assert s.recv(4096) == b""
+        except ConnectionResetError:
+            pass
+    assert server.refused == 1

@@ -262,3 +262,14 @@ def test_one_master_module_serves_several_slave_modules():
         pair.take_new_key("A")
     with pytest.raises(ValueError):
         pair.take_new_key("B")
+
+
+def test_keys_are_bound_to_their_consumers():
+    pair = full_pair(seed=4)
+    uart_id, uart_key = pair.take_new_key("A")
+    [(rest_id, rest_key)] = pair.take_new_keys("A", 1, None, ("rest", "m", "s"))
+    for key_id, wrong in ((uart_id, ("rest", "m", "s")), (rest_id, None), (rest_id, ("rest", "x", "s"))):
+        with pytest.raises(err.KeyNotFound):
+            pair.take_key_by_id("B", key_id, wrong)
+    assert pair.take_key_by_id("B", uart_id) == uart_key
+    assert pair.take_keys_by_id("B", [rest_id], ("rest", "m", "s")) == [rest_key]
