@@ -25,7 +25,7 @@ MAX_IMAGE = 512 * 1024
 UPDATE_LABEL = b"qkd-secoc update key"
 
 
-class ImageError(Exception):
+class ImageError(ValueError):
     """An image this ECU must refuse; the message is the reason name."""
 
 

@@ -4,7 +4,7 @@
 #
 #   ep = diag_service(config, agent, fs, os.urandom, reset, running, version,
 #                     board, arch)    # a DiagEndpoint, or None
-from keyagent.ota.slots import SlotStore
+from keyagent.ota.slots import SlotStore, ota_keys
 from keyagent.ota.updater import PROBATION_MS, Updater
 from keyagent.uds.endpoint import DiagEndpoint, diag_ids
 from keyagent.uds.security import SecurityAccess, diag_key
@@ -17,14 +17,6 @@ DID_BOOT = 0xF180
 DID_SLOT = 0xFD01
 DID_EPOCH = 0xFD02
 DID_FLOOR = 0xFD03
-
-
-def ota_keys(config):
-    # {key ID: K_update} from the node configuration's "ota_keys" (hex).
-    keys = {}
-    for key_id, value in config.get("ota_keys", {}).items():
-        keys[key_id] = bytes.fromhex(value)
-    return keys
 
 
 def agent_normal(agent):

@@ -27,6 +27,14 @@ MAX_TRIAL_BOOTS = 3  # boots of a trial slot that never confirm: then roll back
 _CHUNK = 512
 
 
+def ota_keys(config):
+    # {key ID: K_update} from a node configuration's "ota_keys" (hex).
+    keys = {}
+    for key_id, value in config.get("ota_keys", {}).items():
+        keys[key_id] = bytes.fromhex(value)
+    return keys
+
+
 def empty_record():
     return {"active": None, "floor": 0, "trial": None, "boots": 0}
 

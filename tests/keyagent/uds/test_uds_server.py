@@ -1,9 +1,6 @@
 # The UDS server request by request: every service, every negative response
 # code it documents, exact bytes (both runtimes). A udsoncan client faces the
 # same server in tests/interop/test_udsoncan_server.py.
-import sys
-
-sys.path.append(__file__.rsplit("/", 2)[0] + "/ota")  # ota_fixture, beside us
 from ota_fixture import Rig, make_image, K_AUTH, NODE
 from fwtest import h
 from keyagent.crypto.cmac import Cmac
