@@ -2,7 +2,7 @@
 # images for it, and a UDS server on a MemoryFs driven request by request.
 from keyagent.crypto.cmac import Cmac
 from keyagent.ota import image as I
-from keyagent.ota.fs import MemoryFs
+from keyagent.unix.memfs import MemoryFs
 from keyagent.ota.slots import SlotStore
 from keyagent.ota.updater import Updater
 from keyagent.uds.security import SecurityAccess, diag_key

@@ -53,3 +53,14 @@ def diag_service(config, agent, fs, random_bytes, reset, running, version, board
     ep = DiagEndpoint(server, ids[0], ids[1], reset, lambda now: updater.poll(now, agent_normal(agent)))
     ep.updater = updater
     return ep
+
+
+def running_service(config, agent, fs, random_bytes, reset, board, arch):
+    # diag_service for the agent this process runs: its slot from where
+    # keyagent was imported, its version from that slot's manifest.
+    import keyagent
+    from keyagent.ota.slots import running_slot, slot_version
+
+    slot = running_slot(getattr(keyagent, "__file__", ""))
+    version = slot_version(fs, slot) if slot is not None else FACTORY_VERSION
+    return diag_service(config, agent, fs, random_bytes, reset, slot, version, board, arch)

@@ -151,6 +151,23 @@ class SlotStore:
         self.save(trial=None, boots=0)
 
 
+def running_slot(module_file):
+    # The slot a module was imported from ("ota/b/keyagent/agent.mpy": "b"),
+    # None for a frozen or source-tree agent.
+    parts = module_file.replace("\\", "/").split("/")
+    for i in range(len(parts) - 1):
+        if parts[i] == ROOT and parts[i + 1] in SLOTS:
+            return parts[i + 1]
+    return None
+
+
+def slot_version(fs, slot):
+    # The version in a slot's manifest, read without checking (boot did).
+    with fs.open(ROOT + "/" + slot + "/" + HDR, "rb") as f:
+        head = f.read(I.HEAD_LEN + I.MAX_MANIFEST + I.TAG_LEN)
+    return I.parse_manifest(head[I.HEAD_LEN:I.head_length(head) - I.TAG_LEN])["version"]
+
+
 def file_matches(fs, path, length, digest_hex):
     h = hashlib.sha256()
     n = 0

@@ -9,8 +9,8 @@
 #   check()            the slot, read back from flash (RoutineControl 0x0202)
 #   activate()         the slot goes on trial (RoutineControl 0xFF01)
 #   poll(now, normal)  probation: confirm when the agent is normal, roll back
-#                      when it is not within probation_ms; returns True when
-#                      the board must reset
+#                      when it is not within probation_ms of the first poll;
+#                      returns True when the board must reset
 # A refused step raises ImageError(reason) and counts the reason; the UDS
 # server turns it into a negative response.
 import hashlib
@@ -130,6 +130,7 @@ class Updater:
         self.checked = None
         self.rejected = {}
         self.on_trial = running is not None and store.record["trial"] == running
+        self._since = None  # the first poll: when probation started
 
     def floor(self):
         return max(self.store.record["floor"], I.version_counter(self.version) or 0)
@@ -211,7 +212,9 @@ class Updater:
             self.store.confirm(I.version_counter(self.version))
             self.on_trial = False
             return False
-        if now >= self.probation_ms:
+        if self._since is None:
+            self._since = now
+        if now - self._since >= self.probation_ms:
             self.store.rollback()
             self.on_trial = False
             return True

@@ -5,7 +5,7 @@
 # mix), and a second attempt ends with the new version confirmed. Both
 # rename models: littlefs (atomic replace) and FAT (unlink, then rename).
 from ota_fixture import Rig, make_image
-from keyagent.ota.fs import MemoryFs
+from keyagent.unix.memfs import MemoryFs
 from keyagent.ota.slots import SlotStore, ROOT, HDR
 from ota_fixture import KEYS, NODE, BOARD, ARCH
 

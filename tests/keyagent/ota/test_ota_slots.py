@@ -3,7 +3,7 @@
 from fwtest import raises
 from ota_fixture import Rig, make_image, files, KEYS, NODE, BOARD, ARCH, QKD_KEY, KEY_ID
 from keyagent.ota import image as I
-from keyagent.ota.fs import MemoryFs
+from keyagent.unix.memfs import MemoryFs
 from keyagent.ota.slots import SlotStore, MAX_TRIAL_BOOTS
 
 
@@ -104,8 +104,9 @@ def test_probation_runs_out_then_rolls_back_and_resets():
     slot, m = store(fs).boot()
     u = Rig(fs=fs, running=slot, version=m["version"]).updater
     assert u.on_trial
-    assert u.poll(59999, False) is False
-    assert u.poll(60000, False) is True  # the board resets
+    assert u.poll(1000, False) is False
+    assert u.poll(60999, False) is False
+    assert u.poll(61000, False) is True  # the board resets
     assert store(fs).boot()[0] == "a"
 
 
