@@ -206,7 +206,7 @@ class UdsServer:
             return None if quiet else bytes((0x71, 1, req[2], req[3], 0))
 
         self._pending = (0x31, run)
-        return negative(0x31, NRC_PENDING)  # erase and check read the whole slot
+        return self._no(0x31, NRC_PENDING)  # erase and check read the whole slot
 
     def _download(self, req, now):
         if self.updater.download is not None:
