@@ -19,6 +19,7 @@ COMMANDS = (
     "trace",
     "flash",
     "provision",
+    "ota",
 )
 
 

@@ -19,7 +19,7 @@ MAGIC = b"QOTA"
 FORMAT = 1
 HEAD_LEN = 7
 TAG_LEN = 16
-MAX_MANIFEST = 4096
+MAX_MANIFEST = 8192  # 96 files of about 100 bytes each, parsed once per download
 MAX_FILES = 96
 MAX_IMAGE = 512 * 1024
 UPDATE_LABEL = b"qkd-secoc update key"
@@ -141,6 +141,8 @@ def build(files, version, board, arch, node, key_id, k_update):
     m = {"version": version, "board": board, "arch": arch, "node": node, "key_id": key_id,
          "files": listed}
     body = json.dumps(m).encode()
+    if len(body) > MAX_MANIFEST:
+        raise ImageError("bad_manifest")
     signed = header(body) + body
     parse_manifest(body)  # the same checks the ECU makes
     return signed + Cmac(k_update).digest(signed) + b"".join(d for _, d in files)
