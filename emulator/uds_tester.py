@@ -7,6 +7,8 @@
 #   program(client, image, progress)   # session, SecurityAccess, erase,
 #                                      # download, check, activate, reset
 #   read_info(client)                  # {"version", "boot", "slot", "epoch", "floor"}
+import logging
+
 import udsoncan
 from udsoncan.client import Client
 from udsoncan.common.MemoryLocation import MemoryLocation
@@ -43,6 +45,9 @@ def open_client(connection, k_diag, p2_s=1.0, p2_star_s=6.0, request_timeout_s=3
         "p2_timeout": p2_s, "p2_star_timeout": p2_star_s, "request_timeout": request_timeout_s,
         "use_server_timing": False,
     })
+    # Refusals are the caller's to report (an `error:` line, the summary),
+    # not udsoncan's warnings on stderr.
+    logging.getLogger("UdsClient").setLevel(logging.CRITICAL)
     return Client(connection, config=config)
 
 

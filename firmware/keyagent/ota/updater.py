@@ -3,7 +3,9 @@
 #   start(size)        a download of `size` image bytes (RequestDownload)
 #   write(data)        the next bytes (TransferData): the header and manifest
 #                      are authenticated as soon as they are complete, each
-#                      file is hashed while it is written
+#                      file is hashed while it is written (an older version
+#                      is refused by check(): TransferData has no standard
+#                      NRC for "conditions not correct")
 #   finish()           every byte arrived; the header goes to flash last
 #                      (RequestTransferExit)
 #   check()            the slot, read back from flash (RoutineControl 0x0202)
@@ -23,11 +25,10 @@ PROBATION_MS = 60000
 
 
 class _Download:
-    def __init__(self, store, slot, size, floor):
+    def __init__(self, store, slot, size):
         self.store = store
         self.top = ROOT + "/" + slot + "/"
         self.size = size
-        self.floor = floor
         self.got = 0
         self.head = bytearray()
         self.need = I.HEAD_LEN
@@ -70,8 +71,6 @@ class _Download:
             return
         st = self.store
         m = I.check_head(self.head, st.keys, st.node, st.board, st.arch)
-        if I.version_counter(m["version"]) <= self.floor:
-            raise I.ImageError("downgrade")
         total = len(self.head)
         for f in m["files"]:
             total += f[1]
@@ -161,7 +160,7 @@ class Updater:
             self._refuse("not_erased")
         if not I.HEAD_LEN < size <= I.MAX_IMAGE + I.HEAD_LEN + I.MAX_MANIFEST + I.TAG_LEN:
             self._refuse("too_large")
-        self.download = _Download(self.store, self.erased, size, self.floor())
+        self.download = _Download(self.store, self.erased, size)
         self.erased = None  # a failed download needs a fresh erase
 
     def write(self, data):

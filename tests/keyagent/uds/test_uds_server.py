@@ -179,8 +179,8 @@ def test_whole_update_and_its_refusals():
     r.store.confirm(1001000)
     r3 = Rig(fs=r.fs, running="a", version="1.1.0")
     r3.unlock()
-    assert r3.push(make_image("1.1.0")) == h("7f3622")  # replayed: not newer
-    assert r3.push(make_image("1.0.5")) == h("7f3622")  # older
+    assert r3.push(make_image("1.1.0")) == h("7f3122")  # replayed: not newer
+    assert r3.push(make_image("1.0.5")) == h("7f3122")  # older
     assert r3.push(make_image("1.2.0", node=NODE + 1)) == h("7f3631")  # another ECU's image
     assert r3.push(make_image("1.2.0", key=bytes(16))) == h("7f3631")  # wrong key
     img = bytearray(make_image("1.2.0"))
