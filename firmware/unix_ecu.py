@@ -123,10 +123,11 @@ def main(argv):
     except UsageError as e:
         fail("%s (see --help)" % e)
     if "ota" in opts:
-        from keyagent.ota.boot import start_slot
+        from keyagent.ota.boot import runtime_arch, start_slot
         from keyagent.ota.fs import OsFs
 
-        slot, version = start_slot(OsFs(opts["ota"]), config, BOARD, "py", opts["ota"] + "/")
+        arch = runtime_arch()  # .mpy images for it, or source ("py")
+        slot, version = start_slot(OsFs(opts["ota"]), config, BOARD, arch, opts["ota"] + "/")
         out("keyagent: slot %s version %s" % (slot or "built-in", version or "-"))
     from keyagent.agent import KeyAgent
     from keyagent.hal.ticks import ticks_ms
@@ -165,7 +166,7 @@ def main(argv):
         from keyagent.ota.fs import OsFs
         from keyagent.ota.service import running_service
 
-        diag = running_service(config, agent, OsFs(opts["ota"]), os.urandom, reset, BOARD, "py")
+        diag = running_service(config, agent, OsFs(opts["ota"]), os.urandom, reset, BOARD, arch)
     node = Node(agent, config, SocketcandCan(client), ticks_ms, module=stream, out=out,
                 status_ms=int(opts["status"] * 1000), diag=diag)
     duration = opts["duration"]

@@ -47,6 +47,8 @@ def add_subparser(subparsers):
     b.add_argument("--key-id", help="the QKD key's ID (from --key-file when it is JSON)")
     b.add_argument("--key-file", required=True, help="the fleet's QKD key: hex or JSON")
     b.add_argument("--role", choices=("both", "slave"), default="both", help="what the image holds")
+    b.add_argument("--mpy-arch", metavar="ARCH",
+                   help="with --board unix: .mpy files for this architecture (x64, ...) instead of sources")
     b.add_argument("--out", required=True, help="the image file to write")
     b.set_defaults(func=run_build)
     for name, fn, text in (("push", run_push, "send an image to one ECU and activate it"),
@@ -97,31 +99,41 @@ def read_key_file(path, key_id):
     return key, key_id
 
 
-def agent_files(board, role):
-    # [(path in the slot, bytes)]: the modules a board image freezes.
+def agent_files(board, role, mpy_arch=None):
+    # ([(path in the slot, bytes)], arch): the modules a board image freezes,
+    # as .mpy for its architecture; for the unix port every keyagent module
+    # (it also needs keyagent/unix, which no board freezes), as source
+    # unless an architecture is asked for.
     from host_tools.manifest import frozen_files
+    from host_tools.mpy_build import FIRMWARE, compile_module, firmware_sources
 
-    files = frozen_files(role=role)
-    if board == "unix":  # the unix port also needs keyagent/unix, which no board freezes
-        from host_tools.mpy_build import FIRMWARE, firmware_sources
-
+    if board == "unix":
         agent = os.path.join(FIRMWARE, "keyagent")
-        return [(os.path.relpath(src, FIRMWARE).replace(os.sep, "/"), open(src, "rb").read())
-                for src in firmware_sources() if src.startswith(agent + os.sep)], "py"
-    from host_tools.mpy_build import compile_module
+        files = [(src, os.path.relpath(src, FIRMWARE).replace(os.sep, "/")) for src in firmware_sources()
+                 if src.startswith(agent + os.sep)]
+        if mpy_arch is None:
+            return [(dest, open(src, "rb").read()) for src, dest in files], "py"
+        from keyagent.ota.boot import ARCHES
 
-    board_json = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                              "boards", board, "board.json")
-    try:
-        with open(board_json) as f:
-            march = json.load(f)["mpy_march"]
-    except (OSError, ValueError, KeyError):
-        raise UserError("unknown board %s (no boards/%s/board.json; or use unix)" % (board, board)) from None
+        if mpy_arch not in ARCHES[1:]:
+            raise UserError("--mpy-arch must be one of %s" % ", ".join(ARCHES[1:]))
+        march = mpy_arch
+    else:
+        board_json = os.path.join(os.path.dirname(FIRMWARE), "boards", board, "board.json")
+        try:
+            with open(board_json) as f:
+                march = json.load(f)["mpy_march"]
+        except (OSError, ValueError, KeyError):
+            raise UserError("unknown board %s (no boards/%s/board.json; or use unix)" % (board, board)) from None
+        files = frozen_files(role=role)
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, (src, dest) in enumerate(files):
             mpy = os.path.join(tmp, "%d.mpy" % i)
-            compile_module(src, mpy, march)
+            try:
+                compile_module(src, mpy, march)
+            except RuntimeError as e:
+                raise UserError("mpy-cross -march=%s: %s" % (march, str(e).splitlines()[-1])) from None
             with open(mpy, "rb") as f:
                 out.append((dest[:-3] + ".mpy", f.read()))
     return out, march
@@ -133,7 +145,7 @@ def run_build(args):
     if I.version_counter(args.version) is None:
         raise UserError("--version must be a.b.c with numbers 0..999, not %r" % args.version)
     qkd_key, key_id = read_key_file(args.key_file, args.key_id)
-    files, arch = agent_files(args.board, args.role)
+    files, arch = agent_files(args.board, args.role, args.mpy_arch)
     data = I.build(files, args.version, args.board, arch, args.node, key_id,
                    I.update_key(qkd_key, args.node, key_id))
     try:
@@ -209,8 +221,13 @@ class ProgressBar:
         self.out = out or sys.stderr
         self.width = width
         self.start = time.monotonic()
+        self.shown = -1
 
     def __call__(self, done, total):
+        pct = 100 * done // total
+        if pct == self.shown and done < total:
+            return  # one update per percent
+        self.shown = pct
         filled = self.width * done // total
         rate = done / max(1e-6, time.monotonic() - self.start)
         self.out.write("\r[%s%s] %3d%% %d/%d bytes %.0f B/s" % ("#" * filled, "." * (self.width - filled),

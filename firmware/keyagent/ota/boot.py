@@ -7,6 +7,20 @@ import sys
 
 from keyagent.ota.slots import ROOT, SlotStore, ota_keys
 
+# MicroPython's .mpy architectures, by the number in sys.implementation._mpy.
+ARCHES = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
+           "xtensa", "xtensawin", "rv32imc", "rv64imc")
+
+
+def runtime_arch():
+    # The .mpy architecture this interpreter runs ("py" under CPython: only
+    # source images).
+    mpy = getattr(getattr(sys, "implementation", None), "_mpy", None)
+    if mpy is None:
+        return "py"
+    n = (mpy >> 10) & 0x0F
+    return ARCHES[n] if 0 < n < len(ARCHES) else "py"
+
 
 def start_slot(fs, config, board, arch, prefix=""):
     # (slot, version) started, or (None, None): the built-in agent runs.

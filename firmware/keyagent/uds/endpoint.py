@@ -2,7 +2,8 @@
 # sans-I/O like the agent: the node loop (or the emulator) hands in frames
 # received on the request ID and the time, and takes out frames for the
 # response ID. Responses queue behind each other (a 0x78 and the answer it
-# announced); an ECUReset calls reset() once its response has gone out.
+# announced); an ECUReset calls reset() at the first poll after the caller
+# took its response's frames (pop_frames).
 #
 #   ep = DiagEndpoint(server, rx_id, tx_id, reset, tick)
 #   ep.on_frame(data, now); ep.poll(now); ep.pop_frames(); ep.next_timer(now)
@@ -48,7 +49,8 @@ class DiagEndpoint:
     def poll(self, now):
         self._respond(self.server.poll(now))
         self._drain(now)
-        if self.server.reset_due and not self._queue and not self.conn.sender.busy():
+        if self.server.reset_due and not self._queue and not self.conn.sender.busy() and not self._out:
+            # Only once the caller has taken the response's frames out.
             self.server.reset_due = False
             self._reset()
         elif self.tick is not None and self.tick(now):
