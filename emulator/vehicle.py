@@ -245,8 +245,9 @@ class Vehicle:
         import os
 
         os.makedirs(directory, exist_ok=True)
-        docs = [("keys", {"qkd_keys": dict((k.hex(), v.hex()) for k, v in sorted(self.issued_keys.items()))}),
-                ("ota_key", {"key_id": self.ota_key_id, "key": self.ota_key.hex()})]
+        docs = [("keys", {"qkd_keys": dict((k.hex(), v.hex()) for k, v in sorted(self.issued_keys.items()))})]
+        if self.ota_jobs:  # the fleet's QKD key, for `qkd-secoc ota build` (docs/ota.md)
+            docs.append(("ota_key", {"key_id": self.ota_key_id, "key": self.ota_key.hex()}))
         for name, node in sorted(self.nodes.items(), key=lambda kv: kv[1]):
             docs.append((name, self.configs[node]))
         paths = []

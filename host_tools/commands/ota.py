@@ -19,7 +19,7 @@ from host_tools.args import int_in
 from host_tools.errors import UserError
 
 EPILOG = """examples:
-  qkd-secoc emulate scenarios/default.toml --export out/vehicle   # configs and ota_key.json
+  qkd-secoc emulate scenarios/ota.toml --inline --export out/vehicle   # configs and ota_key.json
   qkd-secoc ota build --board unix --version 1.1.0 --node 1 \\
       --key-file out/vehicle/ota_key.json --out out/agent-1.1.0.ota
   qkd-secoc ota push out/agent-1.1.0.ota --ecu BRAKE --configs out/vehicle \\
