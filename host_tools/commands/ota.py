@@ -40,7 +40,9 @@ def add_subparser(subparsers):
         description="Secure over-the-air update of the key agent over UDS on the vehicle bus.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="ota_command", metavar="ACTION", required=True)
-    b = sub.add_parser("build", help="make an update image for one ECU")
+    fmt = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    b = sub.add_parser("build", help="make an update image for one ECU",
+                       description="Make an update image of the agent for one ECU.", **fmt)
     b.add_argument("--board", required=True, help="a board of boards/, or unix (the unix port, .py files)")
     b.add_argument("--version", required=True, help="the image's version, a.b.c")
     b.add_argument("--node", type=int_in(0, 0xFFFF), required=True, help="the target ECU's node number")
@@ -53,7 +55,7 @@ def add_subparser(subparsers):
     b.set_defaults(func=run_build)
     for name, fn, text in (("push", run_push, "send an image to one ECU and activate it"),
                            ("info", run_info, "read an ECU's version, slot and epoch")):
-        p = sub.add_parser(name, help=text)
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", **fmt)
         if name == "push":
             p.add_argument("image", help="the image file (`ota build`)")
         who = p.add_mutually_exclusive_group(required=True)

@@ -40,7 +40,7 @@ def test_an_update_while_the_vehicle_runs_and_the_attacks_on_it():
     assert s["ota_versions"] == {"ABS": "1.0.0", "BCM": "1.0.0", "EPS": "1.1.0", "GATEWAY": "1.0.0"}
     eps = v.ecus["EPS"]
     assert (eps.slot, eps.ota_reboots, eps.resets) == ("a", 1, 1)
-    assert eps.diag.updater.store.record == {"active": "a", "floor": 1001000, "trial": None, "boots": 0}
+    assert eps.diag.server.updater.store.record == {"active": "a", "floor": 1001000, "trial": None, "boots": 0}
     # It rejoined: the same epoch as everyone; the bus stayed authenticated.
     assert len({e.epoch for e in v.ecus.values()}) == 1 and s["epoch"] >= 4
     assert s["events"]["slave_join"] == 4  # three at start, one after the reboot

@@ -138,3 +138,12 @@ def test_board_images_can_leave_ota_out():
     assert len(full - lean) == 11
     f446 = frozen_files(manifest=__file__.rsplit("/tests/", 1)[0] + "/boards/NUCLEO_F446RE/manifest.py")
     assert not any(dest.startswith(("keyagent/uds/", "keyagent/ota/")) for _, dest in f446)
+
+
+@pytest.mark.parametrize("action", ["build", "push", "info"])
+def test_help_says_what_and_shows_an_example(capsys, action):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["ota", action, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert e.value.code == 0
+    assert "examples: qkd-secoc emulate scenarios/ota.toml" in out and "qkd-secoc ota %s" % action in out

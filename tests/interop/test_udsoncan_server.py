@@ -71,7 +71,7 @@ def test_update_with_udsoncan_then_read_the_identifiers(rig):
     done = []
     program(c, image("1.1.0"), lambda n, total: done.append((n, total)))
     assert done[-1][0] == done[-1][1] and len(done) >= 3
-    assert ecu.ep.updater.store.record == {"active": None, "floor": 0, "trial": "a", "boots": 0}
+    assert ecu.ep.server.updater.store.record == {"active": None, "floor": 0, "trial": "a", "boots": 0}
     assert ecu.ep.server.nrcs.get(0x78) == 3  # erase, check and activate answered "pending" first
     import time
 

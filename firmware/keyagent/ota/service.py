@@ -50,9 +50,7 @@ def diag_service(config, agent, fs, random_bytes, reset, running, version, board
             DID_SLOT: lambda: (running or "factory").encode(), DID_EPOCH: epoch,
             DID_FLOOR: lambda: _u32(updater.floor())}
     server = UdsServer(security, updater, dids)
-    ep = DiagEndpoint(server, ids[0], ids[1], reset, lambda now: updater.poll(now, agent_normal(agent)))
-    ep.updater = updater
-    return ep
+    return DiagEndpoint(server, ids[0], ids[1], reset, lambda now: updater.poll(now, agent_normal(agent)))
 
 
 def running_service(config, agent, fs, random_bytes, reset, board, arch):
