@@ -20,11 +20,11 @@ from host_tools.errors import UserError
 
 EPILOG = """examples:
   qkd-secoc emulate scenarios/ota.toml --inline --export out/vehicle   # configs and ota_key.json
-  qkd-secoc ota build --board unix --version 1.1.0 --node 1 \\
-      --key-file out/vehicle/ota_key.json --out out/agent-1.1.0.ota
-  qkd-secoc ota push out/agent-1.1.0.ota --ecu BRAKE --configs out/vehicle \\
+  qkd-secoc ota build --board unix --version 1.1.0 --node 2 \\
+      --key-file out/vehicle/ota_key.json --out out/eps-1.1.0.ota
+  qkd-secoc ota push out/eps-1.1.0.ota --ecu EPS --configs out/vehicle \\
       --interface qkd_socketcand --host 127.0.0.1 --port 29536
-  qkd-secoc ota info --node 1 --configs out/vehicle --interface virtual --channel vcan0
+  qkd-secoc ota info --node 2 --configs out/vehicle --interface virtual --channel vcan0
 
 --key-file holds the QKD key shared by the fleet backend and the vehicle:
 hex, or JSON {"key_id": ..., "key": hex} (then --key-id may be left out).
@@ -207,7 +207,10 @@ def open_client(args, with_key):
 
 
 def _uds_errors(name, ids, fn):
-    from udsoncan.exceptions import NegativeResponseException, TimeoutException
+    import can
+    from isotp.errors import IsoTpError
+    from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
+                                     UnexpectedResponseException)
 
     try:
         return fn()
@@ -216,6 +219,10 @@ def _uds_errors(name, ids, fn):
         raise UserError("%s refused %s: %s (0x%02X)" % (name, r.service.get_name(), r.code_name, r.code)) from None
     except TimeoutException:
         raise UserError("no answer from %s on 0x%03X/0x%03X" % (name, ids[0], ids[1])) from None
+    except (InvalidResponseException, UnexpectedResponseException) as e:
+        raise UserError("%s answered what UDS does not allow: %s" % (name, e)) from None
+    except (IsoTpError, can.CanError, OSError) as e:
+        raise UserError("ISO-TP to %s failed: %s %s" % (name, type(e).__name__, e)) from None
 
 
 class ProgressBar:
