@@ -77,7 +77,8 @@ class UdsServer:
         self.reset_due = False
         self.nrcs = {}  # NRC -> count, what a test or the emulator reports
         self._pending = None  # (SID, handler) of a request answered with 0x78
-        self._counter = 0
+        self._counter = 0  # TransferData's blockSequenceCounter, 1, 2, .. 0xFF, 0, 1, ..
+        self._blocks = 0
 
     def handle(self, req, now):
         if not req:
@@ -227,6 +228,7 @@ class UdsServer:
         except ImageError as e:
             return self._no(0x34, NRC_RANGE if e.args[0] == "too_large" else NRC_CONDITIONS)
         self._counter = 0
+        self._blocks = 0
         return self._ok(req, bytes((0x20, BLOCK_LEN >> 8, BLOCK_LEN & 0xFF)), False)
 
     def _transfer(self, req, now):
@@ -235,11 +237,12 @@ class UdsServer:
         if len(req) > BLOCK_LEN:
             return self._no(0x36, NRC_LENGTH)
         counter = req[1]
-        if counter == self._counter and self._counter:
+        if counter == self._counter and self._blocks:
             return self._ok(req, bytes((counter,)), False)  # a repeat: written already
         if counter != (self._counter + 1) & 0xFF:
             return self._no(0x36, NRC_BLOCK_COUNTER)
         self._counter = counter
+        self._blocks += 1
 
         def write():
             self.updater.write(req[2:])

@@ -192,3 +192,22 @@ def test_whole_update_and_its_refusals():
     assert r3.updater.rejected == {"downgrade": 2, "bad_tag": 3, "bad_file": 1}
     assert r3.push(make_image("1.2.0")) is None
     assert r3.store.record == {"active": "a", "floor": 1001000, "trial": "b", "boots": 0}
+
+
+def test_block_counter_wraps_and_a_repeat_after_the_wrap_is_acknowledged():
+    r = Rig()
+    r.unlock()
+    content = [("keyagent/big.mpy", bytes(i & 0xFF for i in range(300 * 16)))]
+    img = make_image("1.1.0", content=content)
+    assert r.ask([0x31, 1, 0xFF, 0]) == h("7101ff0000")
+    r.ask([0x34, 0, 0x44, 0, 0, 0, 0] + list(len(img).to_bytes(4, "big")))
+    off = 0
+    for n in range(1, 1000):
+        block = img[off:off + 16]
+        assert r.ask(bytes([0x36, n & 0xFF]) + block) == bytes((0x76, n & 0xFF))
+        if n == 256:  # counter 0 after 0xFF, sent twice
+            assert r.ask(bytes([0x36, 0]) + block) == h("7600")
+        off += 16
+        if off >= len(img):
+            break
+    assert r.ask([0x37]) == h("77")
