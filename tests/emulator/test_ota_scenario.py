@@ -66,3 +66,15 @@ def test_scenario_ota_mistakes(ota, message):
     with pytest.raises(scenario.ScenarioError) as e:
         make(ota=[ota])
     assert str(e.value) == message
+
+
+def test_ota_in_a_real_time_run_is_one_error_line(tmp_path, capsys):
+    from host_tools.cli import main
+
+    path = tmp_path / "rt.toml"
+    path.write_text('name = "rt"\ndbc = "%s"\n[[ecu]]\nname = "GATEWAY"\nrole = "master"\nmodule = true\n'
+                    '[[ecu]]\nname = "ABS"\nmodule = true\n'
+                    '[[ecu]]\nname = "EPS"\nprocess = "micropython"\n[[ota]]\necu = "EPS"\n'
+                    % scenario.os.path.join(scenario.ROOT, "can_dbc", "vehicle.dbc"))
+    assert main(["emulate", str(path)]) == 2
+    assert capsys.readouterr().err == "error: [[ota]] updates run in virtual time only: run the scenario with --inline\n"
