@@ -1,7 +1,8 @@
 # `qkd-secoc ota`: agent updates over UDS on the vehicle bus (docs/ota.md).
-#   build  an image (host_tools.ota_files): the agent's modules as the board freezes them (.mpy for
-#          a board, .py for the unix port), a manifest and its tag under the
-#          node's update key (KDF of the fleet's QKD key and the node)
+#   build  an image: the agent's modules as the board freezes them (.mpy
+#          for a board, .py for the unix port; host_tools.ota_files), a
+#          manifest and its tag under the node's update key (KDF of the
+#          fleet's QKD key and the node)
 #   push   an image to one ECU with udsoncan over can-isotp on any python-can
 #          bus, with a progress bar
 #   info   read the version, slot, epoch and version floor (0x22)
