@@ -83,8 +83,15 @@ def test_a_micropython_ecu_process_takes_an_update_over_the_bus_server(tmp_path,
     try:
         first = ecu(120)
         started = threading.Event()
-        threading.Thread(target=lambda: (first.stdout.readline(), started.set()), daemon=True).start()
-        assert started.wait(30)  # its first line: it runs
+
+        def wait_for_status():
+            for line in first.stdout:
+                if line.startswith("status "):  # on the bus and running
+                    started.set()
+                    return
+
+        threading.Thread(target=wait_for_status, daemon=True).start()
+        assert started.wait(30)
         capsys.readouterr()
         code = cli.main(["ota", "push", str(image), "--ecu", "S1"] + bus_args)
         assert code == 0, capsys.readouterr()
