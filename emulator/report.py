@@ -46,6 +46,11 @@ def summary_text(summary):
                      "(it cannot tell attack frames from others), exit %s"
                      % (name, st.get("epoch", "-"), st.get("verified", "0"), st.get("sent", "0"),
                         st.get("rejected", "-"), e["exit"]))
+    for r in s.get("ota", []):  # [[ota]] jobs (docs/ota.md)
+        outcome = "updated" if r["result"] == "updated" else "%s by %s %s" % (r["result"], r["service"], r["nrc"])
+        lines.append("ota: %s %s%s: %s, %d bytes in %.1f s" % (r["ecu"], r["version"],
+                                                              " (%s)" % r["attack"] if r["attack"] else "",
+                                                              outcome, r["bytes"], r["duration_s"]))
     if s["events"]:
         lines.append("events: " + ", ".join("%s %d" % kv for kv in s["events"].items()))
     return "\n".join(lines)

@@ -4,7 +4,7 @@
 # update attacks are refused with their NRC and counted in the summary.
 import pytest
 
-from emulator import scenario
+from emulator import report, scenario
 from emulator.vehicle import Vehicle
 
 ECUS = [
@@ -47,6 +47,9 @@ def test_an_update_while_the_vehicle_runs_and_the_attacks_on_it():
     assert s["authentic_rejected"] == 0, s["authentic_rejected_by_reason"]
     assert s["frames_verified"] > 5000
     assert s["ota"][-1]["bytes"] > 200000
+    text = report.summary_text(s).splitlines()
+    assert "ota: BCM 1.1.0 (wrong_key): refused by SecurityAccess 0x35, 0 bytes in 0.0 s" in text
+    assert [l for l in text if l.startswith("ota: EPS 1.1.0: updated, %d bytes in " % s["ota"][-1]["bytes"])]
 
 
 def test_background_load_stays_off_the_diagnostic_ids():

@@ -40,7 +40,7 @@ RID_ACTIVATE = 0xFF01
 
 # How an update step that the OTA code refused is answered.
 IMAGE_NRC = {"downgrade": NRC_CONDITIONS, "busy": NRC_CONDITIONS, "not_erased": NRC_CONDITIONS,
-             "bad_file": NRC_PROGRAMMING, "no_image": NRC_PROGRAMMING, "io": NRC_PROGRAMMING,
+             "bad_file": NRC_PROGRAMMING, "no_image": NRC_PROGRAMMING,
              "incomplete": NRC_SEQUENCE, "nothing_downloaded": NRC_SEQUENCE,
              "not_checked": NRC_SEQUENCE, "overrun": NRC_TRANSFER_SUSPENDED}
 
