@@ -106,11 +106,12 @@ def parse_manifest(data):
 
 
 def safe_path(path):
-    # A relative path inside the slot: no "..", no absolute path, no empty part.
+    # A relative path inside the slot: no "..", no absolute path, no empty
+    # part, nothing the slot's own header files are called.
     if not path or path[0] == "/" or len(path) > 96:
         return False
     for part in path.split("/"):
-        if part in ("", ".", "..") or part == "image.hdr":
+        if part in ("", ".", "..") or part.startswith("image.hdr"):
             return False
     return True
 

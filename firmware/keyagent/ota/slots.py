@@ -2,7 +2,7 @@
 # "Slots and boot"):
 #
 #   ota/a/..., ota/b/...   one agent image each: its files, then image.hdr
-#                          (header + manifest + tag), written last
+#                          (header + manifest + tag), renamed into place last
 #   ota/state.json         {"active": null|"a"|"b", "floor": n,
 #                           "trial": null|"a"|"b", "boots": n}
 #
@@ -23,6 +23,7 @@ ROOT = "ota"
 RECORD = "ota/state.json"
 TMP = "ota/state.tmp"
 HDR = "image.hdr"
+HDR_TMP = "image.hdr.tmp"  # the header while the files are written
 MAX_TRIAL_BOOTS = 3  # boots of a trial slot that never confirm: then roll back
 _CHUNK = 512
 

@@ -6,7 +6,8 @@
 #                      file is hashed while it is written (an older version
 #                      is refused by check(): TransferData has no standard
 #                      NRC for "conditions not correct")
-#   finish()           every byte arrived; the header goes to flash last
+#   finish()           every byte arrived; the header, kept on flash as
+#                      image.hdr.tmp meanwhile, is renamed into place last
 #                      (RequestTransferExit)
 #   check()            the slot, read back from flash (RoutineControl 0x0202)
 #   activate()         the slot goes on trial (RoutineControl 0xFF01)
@@ -19,7 +20,7 @@ import hashlib
 
 from keyagent.crypto.bufops import ct_equal
 from keyagent.ota import image as I
-from keyagent.ota.slots import HDR, ROOT
+from keyagent.ota.slots import HDR, HDR_TMP, ROOT
 
 PROBATION_MS = 60000
 
@@ -77,6 +78,12 @@ class _Download:
         if total != self.size:
             raise I.ImageError("bad_size")
         self.manifest = m
+        # The header waits on flash, not in RAM, under a name boot ignores;
+        # finish() renames it into place last.
+        st.ensure_dir(self.top[:-1])
+        with st.fs.open(self.top + HDR_TMP, "wb") as f:
+            f.write(self.head)
+        self.head = None
         self._next_file()
 
     def _next_file(self):
@@ -106,8 +113,7 @@ class _Download:
             raise I.ImageError("incomplete")
         if self.index + 1 < len(self.manifest["files"]):
             self._next_file()  # trailing empty files
-        with self.store.fs.open(self.top + HDR, "wb") as f:
-            f.write(self.head)
+        self.store.fs.rename(self.top + HDR_TMP, self.top + HDR)
 
     def abort(self):
         if self.file is not None:
