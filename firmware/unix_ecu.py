@@ -73,6 +73,15 @@ def parse_args(argv):
         opts["module"] = host_port(opts["module"], "--module")
     opts["duration"] = seconds(opts.get("duration"), "--duration")
     opts["status"] = seconds(opts.get("status", "1"), "--status")
+    if "ota" in opts:
+        import os
+
+        try:
+            is_dir = os.stat(opts["ota"])[0] & 0x4000
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            raise UsageError("--ota must name an existing folder, not %r" % opts["ota"])
     return opts
 
 

@@ -123,3 +123,15 @@ def test_a_micropython_ecu_process_takes_an_update_over_the_bus_server(tmp_path,
     assert info == "S1 (node 1): version 1.1.0, slot a, epoch 1, version floor 1001000, boot qkd-secoc boot 1\n"
     assert all(p.endswith(".mpy") or p.endswith("image.hdr") for p in
                [str(q) for q in (flash / "ota" / "a").rglob("*") if q.is_file()])
+
+
+def test_ota_needs_an_existing_folder(tmp_path):
+    import sys
+
+    cfg = tmp_path / "s1.json"
+    cfg.write_text(json.dumps(config(direct=0, gateway=1)[1]))
+    for exe in (micropython(), sys.executable):
+        proc = subprocess.run([exe, "firmware/unix_ecu.py", "--config", str(cfg), "--bus", "127.0.0.1:1",
+                               "--ota", str(tmp_path / "none")], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (
+            2, "", "error: --ota must name an existing folder, not '%s' (see --help)\n" % (tmp_path / "none"))
