@@ -41,7 +41,8 @@ def diag_service(config, agent, fs, random_bytes, reset, running, version, board
     node = config["node"]
     store = SlotStore(fs, ota_keys(config), node, board, arch)
     updater = Updater(store, running, version, probation_ms)
-    security = SecurityAccess(diag_key(bytes.fromhex(config["auth_key"]), node), random_bytes)
+    security = SecurityAccess(diag_key(bytes.fromhex(config["auth_key"]), node), random_bytes,
+                              storage=agent.storage)
 
     def epoch():
         return _u32(agent.current.epoch if agent.current is not None else 0xFFFFFFFF)

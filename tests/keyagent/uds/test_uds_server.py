@@ -211,3 +211,24 @@ def test_block_counter_wraps_and_a_repeat_after_the_wrap_is_acknowledged():
         if off >= len(img):
             break
     assert r.ask([0x37]) == h("77")
+
+
+def test_the_count_of_wrong_keys_survives_a_reset():
+    from keyagent.storage import MemoryStorage
+    from keyagent.uds.security import SecurityAccess
+
+    flash = MemoryStorage()
+    sa = SecurityAccess(diag_key(K_AUTH, NODE), lambda n: bytes(n), storage=flash)
+    for nrc in (0x35, 0x35):
+        sa.request_seed(0)
+        assert sa.send_key(bytes(16), 0) == nrc
+    assert flash.get("sa_failures") == 2
+    sa = SecurityAccess(diag_key(K_AUTH, NODE), lambda n: bytes(n), storage=flash)  # reset
+    sa.request_seed(0)
+    assert sa.send_key(bytes(16), 0) == 0x36  # the third in a row, across the reset
+    sa = SecurityAccess(diag_key(K_AUTH, NODE), lambda n: bytes(n), storage=flash)  # reset again
+    assert sa.request_seed(5000) == (0x37, None)  # the delay starts again at the first request
+    assert sa.request_seed(14999) == (0x37, None)
+    assert sa.request_seed(15000)[0] == 0 and flash.get("sa_failures") == 0
+    good = Cmac(diag_key(K_AUTH, NODE)).digest(bytes(16))
+    assert sa.send_key(good, 15000) == 0 and sa.unlocked
