@@ -3,7 +3,7 @@
 # reads it the same way for `qkd-secoc flash` and the frozen-size report.
 #   role="both"   (default) master and slave code
 #   role="slave"  leaves the rekey master (keyagent/rekey/master.py) out
-#   ota=False     leaves the UDS server and the OTA update out (about 14 KB
+#   ota=False     leaves the UDS server and the OTA update out (about 16 KB
 #                 of .mpy; the NUCLEO_F446RE has no room for them)
 # keyagent/unix/ (socketcand client, pty/TCP module link) is in no image:
 # it is never frozen nor flashed.
