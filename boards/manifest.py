@@ -1,6 +1,7 @@
 # The key agent, frozen into flash as .mpy (bytecode and viper machine code),
 # so it costs no RAM to import. Included by each boards/<BOARD>/manifest.py,
-# which may pass role="slave" for an image without the rekey master.
+# which may pass role="slave" for an image without the rekey master and
+# ota=False for one without the UDS server and OTA update.
 # MicroPython runs manifests with the current directory set to the manifest's.
-options.defaults(role="both")
-include("../firmware/keyagent/manifest.py", role=options.role)
+options.defaults(role="both", ota=True)
+include("../firmware/keyagent/manifest.py", role=options.role, ota=options.ota)

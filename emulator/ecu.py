@@ -1,7 +1,13 @@
 # One ECU of the virtual vehicle: the firmware's KeyAgent, in process, on
 # the emulated bus, with its optical module (the firmware's module client
-# talking to the emulated module over a virtual-time UART) if it has one.
+# talking to the emulated module over a virtual-time UART) if it has one,
+# and its OTA service (UDS on its diagnostic IDs, A/B slots in a MemoryFs
+# that plays its flash). The agent code is the emulator's own: a boot into
+# a new slot runs the same code with the slot's version (docs/ota.md).
 from keyagent.agent import KeyAgent
+from keyagent.ota.service import FACTORY_VERSION, diag_service
+from keyagent.ota.slots import SlotStore, ota_keys
+from keyagent.unix.memfs import MemoryFs
 from keyagent.rekey.ids import ACTIVATE_ID
 from keyagent.optical.client import ModuleClient
 from keyagent.storage import MemoryStorage
@@ -19,6 +25,9 @@ class EmulatedEcu:
         self.module_side = module_side
         self.clock = vehicle.clock
         self.storage = MemoryStorage()  # the ECU's flash: survives resets
+        self.fs = MemoryFs()  # the flash filesystem of its A/B slots
+        self.ota_reboots = 0
+        self._seeds = vehicle.rng_for("seeds/%s" % name)
         self.bus_node = vehicle.bus.attach(name, self._receive)
         self.resets = 0
         self._wake_at = None
@@ -37,12 +46,29 @@ class EmulatedEcu:
             self.to_module = UartDirection(self.clock, baud, lambda d: self.from_module.write(endpoint.receive_data(d)))
             self.from_module = UartDirection(self.clock, baud, self._module_bytes)
         self.agent = KeyAgent(self.config, self.storage, module)
+        self._boot_slot()
         self.wanted = set(self.agent.by_can_id) | set(self.agent.links) | {ACTIVATE_ID}
+        if self.diag is not None:
+            self.wanted.add(self.diag.rx_id)
         self.vehicle.bus.set_filter(self.bus_node, self.wanted)
         self.epoch = None
         self.first_ok_ns = None  # when this boot first verified a frame
         self.agent.start(self.now_ms())
         self._service()
+
+    def _boot_slot(self):
+        # What boot.py does on a board: pick and check the slot, count a
+        # trial boot; then the UDS server for the agent that runs.
+        store = SlotStore(self.fs, ota_keys(self.config), self.config["node"], "emulator", "py")
+        self.slot, manifest = store.boot()
+        self.version = manifest["version"] if manifest is not None else FACTORY_VERSION
+        self.diag = diag_service(self.config, self.agent, self.fs, self._seeds.randbytes, self._ota_reset,
+                                 self.slot, self.version, "emulator", "py")
+
+    def _ota_reset(self):
+        # ECUReset (or a probation that ran out): after this event, not inside it.
+        self.ota_reboots += 1
+        self.clock.call_later(0, self.reset)
 
     def reset(self):
         self.resets += 1
@@ -65,6 +91,10 @@ class EmulatedEcu:
     def _receive(self, frame, is_rx):
         if not is_rx:
             return  # our own echo (the bus applies our acceptance filter)
+        if self.diag is not None and frame.can_id == self.diag.rx_id:
+            self.diag.on_frame(frame.data, self.now_ms())
+            self._service()
+            return
         reason = self.agent.on_frame(frame.can_id, frame.data, self.now_ms())
         if reason is not None:
             if reason == 0 and self.first_ok_ns is None:
@@ -79,6 +109,8 @@ class EmulatedEcu:
     def _wake(self):
         self._wake_handle = self._wake_at = None
         self.agent.poll(self.now_ms())
+        if self.diag is not None:
+            self.diag.poll(self.now_ms())
         self._service()
 
     def _service(self):
@@ -86,6 +118,9 @@ class EmulatedEcu:
         agent = self.agent
         for can_id, data, fd in agent.pop_frames():
             self.bus_node.send(can_id, data, fd=fd)
+        if self.diag is not None:
+            for can_id, data, fd in self.diag.pop_frames():
+                self.bus_node.send(can_id, data, fd=fd)
         if agent.module is not None:
             self.to_module.write(agent.module_data())
         epoch = agent.current.epoch if agent.current is not None else None
@@ -93,7 +128,10 @@ class EmulatedEcu:
             self.epoch = epoch
             self.vehicle.on_epoch(self, epoch)
         now = self.now_ms()
-        t = max(agent.next_timer(now), now + 1)
+        t = agent.next_timer(now)
+        if self.diag is not None:
+            t = min(t, self.diag.next_timer(now))
+        t = max(t, now + 1)
         if self._wake_at is None or t < self._wake_at:
             if self._wake_handle is not None:
                 self.clock.cancel(self._wake_handle)

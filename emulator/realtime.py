@@ -58,6 +58,8 @@ class ExternalEcu:
 
 
 def run_realtime(vehicle, progress=None, bus_port=0):
+    if vehicle.ota_jobs:  # the tester drives the virtual clock (emulator.ota)
+        raise ExternalEcuError("[[ota]] updates run in virtual time only: run the scenario with --inline")
     exe = micropython_exe()
     duration = vehicle.scenario["duration_s"]
     server = BusServer(vehicle.bus, port=bus_port)

@@ -43,6 +43,11 @@ def summary_text(summary):
     for name, e in sorted(s.get("external_ecus", {}).items()):
         lines.append("MicroPython ECU %s: %s (it cannot tell attack frames from others), exit %s"
                      % (name, ecu_status_text(e["status"]), e["exit"]))
+    for r in s.get("ota", []):  # [[ota]] jobs (docs/ota.md)
+        outcome = "updated" if r["result"] == "updated" else "%s by %s %s" % (r["result"], r["service"], r["nrc"])
+        lines.append("ota: %s %s%s: %s, %d bytes in %.1f s" % (r["ecu"], r["version"],
+                                                              " (%s)" % r["attack"] if r["attack"] else "",
+                                                              outcome, r["bytes"], r["duration_s"]))
     if s["events"]:
         lines.append("events: " + ", ".join("%s %d" % kv for kv in s["events"].items()))
     return "\n".join(lines)

@@ -13,6 +13,8 @@
 #   [[fault]]    kind (loss, bit_errors: rate; reset, unplug: ecu, at_s,
 #                duration_s for unplug)
 #   [[eavesdrop]] at_s, duration_s, fraction
+#   [[ota]]      ecu, at_s, version ("a.b.c"), attack (tampered, foreign,
+#                replay, wrong_key: an update that must be refused)
 import os
 import tomllib
 
@@ -22,10 +24,11 @@ DEFAULT = os.path.join(ROOT, "scenarios", "default.toml")
 _DEFAULTS = {
     "name": "scenario", "seed": 1, "duration_s": 10.0, "dbc": "can_dbc/vehicle.dbc",
     "bitrate": 500000, "data_bitrate": 2000000, "bus_load": 0.0,
-    "rekey": {}, "freshness": {}, "qkd": {}, "ecu": [], "attack": [], "fault": [], "eavesdrop": [],
+    "rekey": {}, "freshness": {}, "qkd": {}, "ecu": [], "attack": [], "fault": [], "eavesdrop": [], "ota": [],
 }
 _ATTACKS = ("replay", "spoof", "tamper", "flood")
 _FAULTS = ("loss", "bit_errors", "reset", "unplug")
+_OTA_ATTACKS = (None, "tampered", "foreign", "replay", "wrong_key")
 
 
 class ScenarioError(ValueError):
@@ -80,4 +83,11 @@ def check(data, base=ROOT):
             raise ScenarioError("fault kind must be one of %s" % ", ".join(_FAULTS))
         if f["kind"] in ("reset", "unplug") and f.get("ecu") not in names:
             raise ScenarioError("fault %s: ecu %r is not in the scenario" % (f["kind"], f.get("ecu")))
+    for o in s["ota"]:
+        if o.get("ecu") not in names:
+            raise ScenarioError("ota: ecu %r is not in the scenario" % o.get("ecu"))
+        if not isinstance(o.get("at_s", 1.0), (int, float)) or not isinstance(o.get("version", "1.1.0"), str):
+            raise ScenarioError("ota: at_s is a number of seconds, version a string \"a.b.c\"")
+        if o.get("attack") not in _OTA_ATTACKS:
+            raise ScenarioError("ota attack must be one of %s" % ", ".join(_OTA_ATTACKS[1:]))
     return s

@@ -18,7 +18,10 @@ from emulator.qkd_pair import ModulePair
 from emulator.traffic import Traffic, load_app_messages
 
 SAMPLE_NS = 100 * MS
-_BACKGROUND_BASE_ID = 0x790  # below everything else in priority: load that yields
+# Background load: 0x790..0x7DF, below everything else in priority but the
+# diagnostic IDs 0x7E0..0x7EF (UDS, docs/ota.md), which it leaves alone.
+_BACKGROUND_BASE_ID = 0x790
+_BACKGROUND_IDS = 0x50
 
 
 class Stats:
@@ -73,6 +76,9 @@ class Vehicle:
             side = ("A" if node == 0 else "S%d" % node) if e.get("module") else None
             self.ecus[e["name"]] = EmulatedEcu(self, e["name"], self.configs[node], side)
         self.master = self.ecus[master["name"]]
+        from emulator.ota import OtaJob
+
+        self.ota_jobs = [OtaJob(self, spec) for spec in s.get("ota", [])]
         self.attackers = [Attacker(self, a, i) for i, a in enumerate(s["attack"])]
         self.attacker_nodes = dict((a.node, a) for a in self.attackers)
         self.epoch_reached = {}  # epoch -> {ecu name: time ns}
@@ -134,7 +140,22 @@ class Vehicle:
         for sl in slaves:
             configs[sl["node"]] = {"node": sl["node"], "role": "slave", "module": sl["module"],
                                    "auth_key": sl["auth_key"], "clusters": clusters, "timing": timing}
+        self._ota_provisioning(configs)
         return configs
+
+    def _ota_provisioning(self, configs):
+        # OTA (docs/ota.md): the QKD key the fleet backend shares with this
+        # vehicle (the emulator does not model that link: a seeded stand-in),
+        # each node's update key derived from it, and the gateway's own
+        # long-term key for its SecurityAccess (the slaves use their K_auth).
+        from keyagent.ota.image import update_key
+
+        rng = self.rng_for("fleet")
+        self.ota_key = bytes(rng.randrange(256) for _ in range(32))
+        self.ota_key_id = "%08x-0000-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48))
+        configs[0]["auth_key"] = bytes(rng.randrange(256) for _ in range(16)).hex()
+        for node, cfg in configs.items():
+            cfg["ota_keys"] = {self.ota_key_id: update_key(self.ota_key, node, self.ota_key_id).hex()}
 
     def _traffic(self):
         s = self.scenario
@@ -159,7 +180,7 @@ class Vehicle:
             gap = int(per_frame / missing)
 
             def tick():
-                node.send(_BACKGROUND_BASE_ID + rng.randrange(0x60), rng.getrandbits(64).to_bytes(8, "big"))
+                node.send(_BACKGROUND_BASE_ID + rng.randrange(_BACKGROUND_IDS), rng.getrandbits(64).to_bytes(8, "big"))
                 self.clock.call_later(gap // 2 + rng.randrange(gap), tick)
 
             self.clock.call_at(rng.randrange(gap), tick)
@@ -226,6 +247,8 @@ class Vehicle:
 
         os.makedirs(directory, exist_ok=True)
         docs = [("keys", {"qkd_keys": dict((k.hex(), v.hex()) for k, v in sorted(self.issued_keys.items()))})]
+        if self.ota_jobs:  # the fleet's QKD key, for `qkd-secoc ota build` (docs/ota.md)
+            docs.append(("ota_key", {"key_id": self.ota_key_id, "key": self.ota_key.hex()}))
         for name, node in sorted(self.nodes.items(), key=lambda kv: kv[1]):
             docs.append((name, self.configs[node]))
         paths = []
@@ -250,10 +273,17 @@ class Vehicle:
     def run(self, progress=None, step_s=1.0):
         end = int(self.scenario["duration_s"] * S)
         step = int(step_s * S)
+        jobs = sorted((j for j in self.ota_jobs if j.ecu in self.ecus), key=lambda j: j.at_ns)
         t = 0
         while t < end:
             t = min(end, t + step)
-            self.clock.run_until(t)
+            while jobs and jobs[0].at_ns <= t:
+                # An update drives the clock itself while udsoncan waits.
+                job = jobs.pop(0)
+                self.clock.run_until(max(self.clock.now, job.at_ns))
+                job.run()
+            self.clock.run_until(max(t, self.clock.now))
+            t = self.clock.now
             if progress is not None:
                 progress(self)
         return self.summary()
@@ -301,4 +331,15 @@ class Vehicle:
             "qber_max": max([row[2] for row in self.timeline] or [status["qber"]]),
             "qkd_alarm_s": sum(1 for row in self.timeline if row[3]) * SAMPLE_NS / S,
             "events": dict(sorted(events.items())),
+            **self.ota_summary(),
         }
+
+    def ota_summary(self):
+        results = [j.result for j in self.ota_jobs if j.result["result"] is not None]
+        by_nrc = {}
+        for r in results:
+            if r["nrc"] is not None:
+                by_nrc[r["nrc"]] = by_nrc.get(r["nrc"], 0) + 1
+        return {"ota": results, "ota_updated": sum(1 for r in results if r["result"] == "updated"),
+                "ota_refused_by_nrc": dict(sorted(by_nrc.items())),
+                "ota_versions": dict((n, e.version) for n, e in sorted(self.ecus.items()))}

@@ -4,6 +4,7 @@
 #
 #   micropython firmware/unix_ecu.py --config NODE.json --bus HOST:PORT
 #       [--module HOST:PORT] [--storage FILE] [--duration S] [--status S]
+#       [--ota DIR]
 #
 # --config   the node's JSON configuration (docs/rekey-protocol.md)
 # --bus      the socketcand bus server (`python -m emulator.bus_server`)
@@ -13,6 +14,10 @@
 #            without it nothing persists
 # --duration run this many seconds, then print a last status and exit 0
 # --status   seconds between status lines (default 1)
+# --ota      the folder that plays the board's flash for updates over UDS
+#            (docs/ota.md): the agent starts from its active slot, and an
+#            ECUReset ends the process with exit status 3 ("reset"), for
+#            whoever runs it to start it again
 # A bad argument or a bus that does not answer: one `error:` line, exit 2.
 #
 # Both runtimes put the script's directory (firmware/) first on sys.path, so
@@ -20,11 +25,15 @@
 import json
 import sys
 
-from keyagent.hal.ticks import ticks_ms
-
 USAGE = ("usage: unix_ecu.py --config NODE.json --bus HOST:PORT [--module HOST:PORT]"
-         " [--storage FILE] [--duration S] [--status S]")
-_OPTIONS = ("--config", "--bus", "--module", "--storage", "--duration", "--status")
+         " [--storage FILE] [--duration S] [--status S] [--ota DIR]")
+_OPTIONS = ("--config", "--bus", "--module", "--storage", "--duration", "--status", "--ota")
+BOARD = "unix"  # what an image for this process names as its board
+EXIT_RESET = 3
+
+
+class Reset(Exception):
+    pass
 
 
 class UsageError(Exception):
@@ -64,6 +73,15 @@ def parse_args(argv):
         opts["module"] = host_port(opts["module"], "--module")
     opts["duration"] = seconds(opts.get("duration"), "--duration")
     opts["status"] = seconds(opts.get("status", "1"), "--status")
+    if "ota" in opts:
+        import os
+
+        try:
+            is_dir = os.stat(opts["ota"])[0] & 0x4000
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            raise UsageError("--ota must name an existing folder, not %r" % opts["ota"])
     return opts
 
 
@@ -103,18 +121,29 @@ def load_config(path):
     return config
 
 
-def main(argv):
-    from keyagent.agent import KeyAgent
-    from keyagent.unix.socketcand_can import SocketcandCan
-    from keyagent.unix.socketcand_client import SocketcandClient
-    from keyagent.node import Node, PortStream
-    from keyagent.storage import FileStorage, MemoryStorage
+def reset():
+    raise Reset()
 
+
+def main(argv):
     try:
         opts = parse_args(argv)
         config = load_config(opts["config"])
     except UsageError as e:
         fail("%s (see --help)" % e)
+    if "ota" in opts:
+        from keyagent.ota.boot import runtime_arch, start_slot
+        from keyagent.ota.fs import OsFs
+
+        arch = runtime_arch()  # .mpy images for it, or source ("py")
+        slot, version = start_slot(OsFs(opts["ota"]), config, BOARD, arch, opts["ota"] + "/")
+        out("keyagent: slot %s version %s" % (slot or "built-in", version or "-"))
+    from keyagent.agent import KeyAgent
+    from keyagent.hal.ticks import ticks_ms
+    from keyagent.unix.socketcand_can import SocketcandCan
+    from keyagent.unix.socketcand_client import SocketcandClient
+    from keyagent.node import Node, PortStream
+    from keyagent.storage import FileStorage, MemoryStorage
     module = stream = None
     if "module" in opts:
         from keyagent.unix.module_stream import StreamPort, connect_tcp
@@ -139,13 +168,25 @@ def main(argv):
         client.connect()
     except OSError as e:
         fail("bus %s:%d does not answer (%s)" % (host, port, e))
+    diag = None
+    if "ota" in opts:
+        import os
+
+        from keyagent.ota.fs import OsFs
+        from keyagent.ota.service import running_service
+
+        diag = running_service(config, agent, OsFs(opts["ota"]), os.urandom, reset, BOARD, arch)
     node = Node(agent, config, SocketcandCan(client), ticks_ms, module=stream, out=out,
-                status_ms=int(opts["status"] * 1000))
+                status_ms=int(opts["status"] * 1000), diag=diag)
     duration = opts["duration"]
     try:
         node.run(None if duration is None else int(duration * 1000))
     except KeyboardInterrupt:
         node.status()
+    except Reset:
+        node.status()
+        out("keyagent: reset")
+        return EXIT_RESET
     except OSError as e:
         node.status()
         sys.stderr.write("error: bus or module link lost (%s)\n" % e)

@@ -22,6 +22,7 @@ COMMANDS = (
     "provision",
     "network",
     "corridor",
+    "ota",
 )
 
 

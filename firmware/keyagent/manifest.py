@@ -4,13 +4,18 @@
 #   role="both"   (default) master and slave code
 #   role="slave"  leaves the rekey master (keyagent/rekey/master.py) and the
 #                 gateway's key stock (keyagent/keystore/) out
+#   ota=False     leaves the UDS server and the OTA update out (about 16 KB
+#                 of .mpy; the NUCLEO_F446RE has no room for them)
 # keyagent/unix/ (socketcand client, pty/TCP module link) is in no image:
 # it is never frozen nor flashed.
-options.defaults(role="both")
+options.defaults(role="both", ota=True)
 
 for name in ("__init__", "compat", "features", "canfd", "storage", "status", "agent", "node"):
     module("keyagent/%s.py" % name, base_path="..")
-for name in ("crypto", "secoc", "isotp", "optical", "hal", "board"):
+packages = ["crypto", "secoc", "isotp", "optical", "hal", "board"]
+if options.ota:
+    packages += ["uds", "ota"]
+for name in packages:
     package("keyagent/" + name, base_path="..")
 rekey = ["__init__.py", "ids.py", "messages.py", "keyring.py", "slave.py"]
 if options.role != "slave":

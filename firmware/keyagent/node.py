@@ -11,6 +11,8 @@
 #            (empty when nothing waits, never blocks), write(data)
 #   out      where status lines go (print by default)
 #   watchdog optional callable fed once per loop round
+#   diag     optional keyagent.uds.endpoint.DiagEndpoint: frames on its
+#            request ID go to it instead of the agent (OTA, docs/ota.md)
 #
 #   node = Node(agent, config, can, time.ticks_ms)
 #   node.run(duration_ms=60000)
@@ -77,8 +79,9 @@ class PortStream:
 class Node:
     def __init__(self, agent, config, can, clock_ms, module=None, out=print, watchdog=None,
                  status_ms=DEFAULT_STATUS_MS, default_period_ms=DEFAULT_PERIOD_MS,
-                 traffic=True, max_wait_ms=50):
+                 traffic=True, max_wait_ms=50, diag=None):
         self.agent = agent
+        self.diag = diag
         self.can = can
         self.clock_ms = clock_ms
         self.module = module
@@ -153,7 +156,10 @@ class Node:
         count = 0
         while frame is not None:
             self.received += 1
-            a.on_frame(frame[0], frame[1], now)
+            if self.diag is not None and frame[0] == self.diag.rx_id:
+                self.diag.on_frame(frame[1], now)
+            else:
+                a.on_frame(frame[0], frame[1], now)
             count += 1
             if count >= _MAX_FRAMES_PER_ROUND:
                 break
@@ -167,15 +173,25 @@ class Node:
                 self._send(t, now)
         for _ in range(_MAX_POLLS_PER_ROUND):
             a.poll(now)
+            if self.diag is not None:
+                self.diag.poll(now)
             self._flush()
-            if a.next_timer(now) > now:
+            if self._timer(now) > now:
                 break
         if now >= self._next_status:
             self.status()
             self._next_status = now + self.status_ms
 
-    def _next_due(self, now):
+    def _timer(self, now):
         t = self.agent.next_timer(now)
+        if self.diag is not None:
+            d = self.diag.next_timer(now)
+            if d < t:
+                t = d
+        return t
+
+    def _next_due(self, now):
+        t = self._timer(now)
         for tr in self.traffic:
             if tr.due < t:
                 t = tr.due
@@ -197,6 +213,9 @@ class Node:
         can = self.can
         for can_id, data, fd in self.agent.pop_frames():
             can.send(can_id, data, fd)
+        if self.diag is not None:
+            for can_id, data, fd in self.diag.pop_frames():
+                can.send(can_id, data, fd)
         if self.module is not None:
             data = self.agent.module_data()
             if data:

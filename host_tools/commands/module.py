@@ -213,7 +213,7 @@ def run_serve(args, out=None):
             running.append(serve_ends(pair, args, out))
         if rest_files is not None:
             running.append(_start_rest(pair, args, rest_files, out))
-        _wait(args.duration, out)
+        wait_until_stopped(args.duration, out)
     finally:
         for server in reversed(running):
             server.stop()
@@ -244,7 +244,7 @@ def _start_rest(pair, args, files, out):
     return server
 
 
-def _wait(duration, out):
+def wait_until_stopped(duration, out):
     import signal
     import threading
     import time

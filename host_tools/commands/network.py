@@ -33,13 +33,12 @@ def add_subparser(subparsers):
     serve.add_argument("network", metavar="NET.toml", help="network description (see scenarios/network.toml)")
     serve.add_argument("--certs", metavar="DIR", required=True,
                        help="test PKI directory (written with every SAE of the network if it has no ca.crt)")
-    from host_tools.args import int_in
-    from host_tools.commands.module import _non_negative
+    from host_tools.args import int_in, non_negative
 
     serve.add_argument("--base-port", type=int_in(0, 65535), default=0, metavar="PORT",
                        help="the KMEs listen on PORT, PORT+1, ... in file order (default 0: any free ports)")
 
-    serve.add_argument("--duration", type=_non_negative, default=None, metavar="SECONDS",
+    serve.add_argument("--duration", type=non_negative, default=None, metavar="SECONDS",
                        help="stop after this many seconds (default: run until Ctrl-C)")
     serve.set_defaults(func=run_serve)
 
@@ -78,7 +77,7 @@ def run_serve(args, out=None):
     import time
 
     from emulator.key_network_kme import serve_network
-    from host_tools.commands.module import _wait
+    from host_tools.commands.module import wait_until_stopped
 
     out = out or sys.stdout
     net = load_network(args.network, clock=time.monotonic)
@@ -103,7 +102,7 @@ def run_serve(args, out=None):
                   % ("-".join(sorted(ends)), pair.link.km, 100 * st["qber"], st["secret_key_rate_bps"],
                      st["link_state"]), file=out)
         print("CA %s" % pki["ca"], file=out, flush=True)
-        _wait(args.duration, out)
+        wait_until_stopped(args.duration, out)
     finally:
         for server in servers.values():
             server.stop()

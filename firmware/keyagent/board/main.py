@@ -82,6 +82,21 @@ def module_stream(cfg, board, machine):
     return PortStream(UartPort(uart))
 
 
+def ota_endpoint(cfg, agent, board, machine):
+    # The UDS server that takes updates over CAN (docs/ota.md), when this
+    # image has the OTA packages (keyagent/manifest.py, ota=True).
+    try:
+        from keyagent.ota.service import running_service
+    except ImportError:
+        return None
+    import os
+
+    from keyagent.ota.fs import OsFs
+
+    return running_service(cfg, agent, OsFs(), os.urandom, lambda: machine.reset(), board["board"],
+                           board["mpy_march"])
+
+
 def start(machine=None, pyb=None, time=None, out=print, duration_ms=None,
           board_path=BOARD_JSON, agent_path=AGENT_JSON, state_path=STATE_JSON, schedule=None):
     if machine is None:
@@ -120,6 +135,7 @@ def start(machine=None, pyb=None, time=None, out=print, duration_ms=None,
     agent = KeyAgent(cfg, storage, module)
     wdt = machine.WDT(timeout=WATCHDOG_MS)
     out("keyagent: boot board=%s role=%s boot=%d" % (board["board"], cfg["role"], boots))
-    node = Node(agent, cfg, can, time.ticks_ms, module=stream, out=Console(out), watchdog=wdt.feed)
+    node = Node(agent, cfg, can, time.ticks_ms, module=stream, out=Console(out), watchdog=wdt.feed,
+                diag=ota_endpoint(cfg, agent, board, machine))
     node.run(duration_ms)
     return node

@@ -1,0 +1,1 @@
+# Over-the-air update of the agent: image format, A/B slots, probation.

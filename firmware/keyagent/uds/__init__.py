@@ -1,0 +1,1 @@
+# UDS (ISO 14229-1) diagnostic server over ISO-TP: the way an update arrives.
