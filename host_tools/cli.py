@@ -15,6 +15,7 @@ COMMANDS = (
     "she",
     "module",
     "emulate",
+    "campaign",
     "monitor",
     "trace",
     "flash",
