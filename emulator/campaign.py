@@ -28,9 +28,11 @@ def client(workers=None, scheduler=None, connect_timeout_s=30):
     import dask
     from distributed import Client, LocalCluster
 
-    # A task whose worker dies fails at once (KilledWorker) instead of being
-    # retried on the next worker, which it might kill too.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    # A worker holds only the run it is running (saturation 1.0: no runs
+    # queued on it), so when it dies that run, and only that run, fails
+    # (KilledWorker) instead of being retried on the next worker to kill.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         if scheduler:
             c = Client(scheduler, timeout=connect_timeout_s)
             try:
@@ -92,8 +94,8 @@ def run(dask_client, tasks, time_limit_s=300.0, on_row=None, task_fn=campaign_ru
                 i = index[f.key]
                 try:
                     rows[i] = f.result()
-                except KilledWorker as e:
-                    rows[i] = campaign_run.failed_row(tasks[i], "worker died: %s" % _first_line(e))
+                except KilledWorker:
+                    rows[i] = campaign_run.failed_row(tasks[i], "worker died while running it")
                 except Exception as e:
                     rows[i] = campaign_run.failed_row(tasks[i], rules.exception_failure(e))
                 f.release()
@@ -112,8 +114,3 @@ def _give_up(futures, rows, tasks, reason, on_row):
             rows[i] = campaign_run.failed_row(tasks[i], reason)
             if on_row is not None:
                 on_row(rows[i])
-
-
-def _first_line(e):
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

@@ -109,8 +109,9 @@ def write_json(summary, path):
 
 
 def plot(rows, sweep, directory):
-    """One PNG per swept parameter: each figure against it, every run a dot
-    and the median a line. Returns the paths written."""
+    """One PNG per parameter swept over several values: each figure
+    against it, every run a dot and the median a line. Returns the paths
+    written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,7 +120,7 @@ def plot(rows, sweep, directory):
     rows = [r for r in rows if r is not None]
     figures = [f for f in FIGURES if any(r.get(f) is not None for r in rows)]
     paths = []
-    for key, values in sweep:
+    for key, values in [kv for kv in sweep if len(kv[1]) > 1]:
         xs = _axis(values)
         fig, axes = plt.subplots(len(figures), 1, sharex=True, figsize=(7, 2.2 * len(figures)), squeeze=False)
         for ax, name in zip(axes[:, 0], figures):
