@@ -1,78 +1,13 @@
 # What a campaign runs: scenario files with dotted-key overrides
-# (`rekey.period_ms=2000`, `fault.0.rate=0.05`, `ecu.ADAS.process=inline`),
-# swept over every combination of the values given, each checked by the
-# scenario loader before anything runs.
+# (`rekey.period_ms=2000`, `fault.0.rate=0.05`, `ecu.ADAS.process=inline`,
+# emulator.scenario.apply_override), swept over every combination of the
+# values given, each validated against the scenario schema before anything
+# runs.
 import copy
 import itertools
 import os
 
 from emulator import scenario
-
-
-def read(path):
-    import tomllib
-
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise scenario.ScenarioError("cannot read %s: %s" % (path, e.strerror)) from None
-    except tomllib.TOMLDecodeError as e:
-        raise scenario.ScenarioError("%s is not valid TOML: %s" % (path, e)) from None
-
-
-def apply_override(raw, text):
-    """A copy of raw with `dotted.key=value` set. The key must exist in raw
-    and the value is read as the type of the value it replaces."""
-    dotted, sep, value = text.partition("=")
-    parts = dotted.strip().split(".")
-    if not sep or not all(parts):
-        raise scenario.ScenarioError("--set %s: expected dotted.key=value" % text)
-    out = copy.deepcopy(raw)
-    target = out
-    for i, part in enumerate(parts[:-1]):
-        target = _child(target, part, parts[:i + 1], text)
-    key = parts[-1]
-    if not isinstance(target, dict) or key not in target or isinstance(target[key], (dict, list)):
-        raise scenario.ScenarioError("--set %s: no such scenario key" % text)
-    target[key] = _parse(target[key], value.strip(), text)
-    return out
-
-
-def _child(node, part, path, text):
-    if isinstance(node, dict) and part in node:
-        return node[part]
-    if isinstance(node, list):
-        if part.isdigit() and int(part) < len(node):
-            return node[int(part)]
-        named = [e for e in node if isinstance(e, dict) and e.get("name") == part]
-        if len(named) == 1:
-            return named[0]
-    raise scenario.ScenarioError("--set %s: the scenario has no %s" % (text, ".".join(path)))
-
-
-def _parse(old, value, text):
-    if isinstance(old, bool):
-        if value.lower() not in ("true", "false"):
-            raise scenario.ScenarioError("--set %s: %s is not true or false" % (text, value))
-        return value.lower() == "true"
-    try:
-        if isinstance(old, int):
-            return int(value, 0)
-        if isinstance(old, float):
-            return float(value)
-    except ValueError:
-        kind = "an integer" if isinstance(old, int) else "a number"
-        raise scenario.ScenarioError("--set %s: %s is not %s" % (text, value, kind)) from None
-    return value
-
-
-def load(path, overrides=()):
-    """The checked scenario of a file after `dotted.key=value` overrides."""
-    raw = read(path)
-    for text in overrides:
-        raw = apply_override(raw, text)
-    return scenario.check(raw, os.path.dirname(os.path.abspath(path)))
 
 
 def parse_sweep(texts):
@@ -118,16 +53,13 @@ def tasks(paths, seeds, sweep):
     combination checked first; ScenarioError names the first bad one."""
     out = []
     for path in paths:
-        raw = read(path)
+        raw = scenario.read(path)
         for params in combinations(sweep):
             base = raw
             for kv in params:
-                base = apply_override(base, "%s=%s" % kv)
-            try:
-                checked = scenario.check(copy.deepcopy(base), os.path.dirname(os.path.abspath(path)))
-            except scenario.ScenarioError as e:
-                sets = "".join(" --set %s=%s" % kv for kv in params)
-                raise scenario.ScenarioError("%s%s: %s" % (path, sets, e)) from None
+                base = scenario.apply_override(base, "%s=%s" % kv)
+            source = path + "".join(" --set %s=%s" % kv for kv in params)
+            checked = scenario.validate(base, source, os.path.dirname(os.path.abspath(path)))
             for seed in seeds:
                 s = copy.deepcopy(checked)
                 s["seed"] = seed

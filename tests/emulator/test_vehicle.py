@@ -23,7 +23,7 @@ def make(**kw):
          "bus_load": 0.3, "ecu": ECUS, "rekey": {"period_ms": 1000, "grace_ms": 300},
          "qkd": {"max_keys": 32}}
     s.update(kw)
-    return Vehicle(scenario.check(s))
+    return Vehicle(scenario.validate(s))
 
 
 def test_100_rekeys_at_60_percent_load_with_1_percent_loss():
