@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import time
+import uuid
 
 from emulator import campaign_run, rules
 
@@ -72,8 +73,9 @@ def run(dask_client, tasks, time_limit_s=300.0, on_row=None, task_fn=campaign_ru
     from distributed import KilledWorker, as_completed
 
     t0 = time.monotonic()
+    run_id = uuid.uuid4().hex[:12]  # keys of this call only, never a result of an earlier one
     futures = dask_client.map(task_fn, tasks, time_limit_s=time_limit_s, pure=False,
-                              key=["run-%d-%d" % (os.getpid(), i) for i in range(len(tasks))])
+                              key=["run-%s-%d" % (run_id, i) for i in range(len(tasks))])
     index = dict((f.key, i) for i, f in enumerate(futures))
     rows = [None] * len(tasks)
     pending = as_completed(futures)
