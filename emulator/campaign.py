@@ -42,9 +42,11 @@ def client(workers=None, scheduler=None, connect_timeout_s=30):
             finally:
                 c.close()
             return
+        # No dashboard; the scheduler's own HTTP endpoints (health, metrics)
+        # on a free port of 127.0.0.1, not on 8787 where another may be.
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                               processes=True, host="127.0.0.1", dashboard_address=None,
-                               silence_logs=logging.CRITICAL)
+                               processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                               scheduler_kwargs={"dashboard": False}, silence_logs=logging.CRITICAL)
         try:
             c = Client(cluster)
             try:

@@ -64,7 +64,7 @@ def test_a_broken_rule_is_caught_and_its_command_reproduces_it(short, tmp_path, 
     # A fifth of the frames lost and the ABS reset only at the end: a slave
     # that misses a rekey message rejects authentic frames outside any fault
     # window (loss opens none), in some of these seeds.
-    assert main(["campaign", short, "--seeds", "3", "--seed-start", "3", "--workers", "2", "--set", "fault.0.rate=0.2",
+    assert main(["campaign", short, "--seeds", "4", "--seed-start", "3", "--workers", "2", "--set", "fault.0.rate=0.2",
                  "--set", "fault.1.at_s=2.9", "--out", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     failing = json.loads((tmp_path / "summary.json").read_text())["failing_runs"]
