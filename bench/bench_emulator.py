@@ -16,7 +16,7 @@ def vehicle(tmp, n_ecus, load, duration_s, period_ms):
     path = os.path.join(tmp, "synthetic%d.dbc" % n_ecus)
     with open(path, "w") as f:
         f.write(synthetic.dbc_text(n_ecus, period_ms))
-    return Vehicle(scenario.check(synthetic.scenario(path, n_ecus, duration_s, load)))
+    return Vehicle(scenario.validate(synthetic.scenario(path, n_ecus, duration_s, load)))
 
 
 def main():

@@ -16,6 +16,7 @@ COMMANDS = (
     "module",
     "bus",
     "emulate",
+    "campaign",
     "monitor",
     "trace",
     "flash",

@@ -28,6 +28,9 @@ def add_subparser(subparsers):
     p.add_argument("scenario", help="scenario TOML file")
     p.add_argument("--seed", type=int, help="override the scenario's seed")
     p.add_argument("--duration", type=float, help="override the scenario's duration (s)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one scenario key, e.g. rekey.period_ms=2000, attack.0.rate_hz=50, "
+                        "ecu.ADAS.process=inline (repeatable; checked like the file)")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON")
     p.add_argument("--trace", metavar="FILE", help="write the CAN trace (.blf or .asc)")
     p.add_argument("--plot", metavar="FILE", help="write a PNG timeline")
@@ -44,7 +47,7 @@ def add_subparser(subparsers):
 
 
 def run(args):
-    from emulator import report, scenario
+    from emulator import report, rules, scenario
     from emulator.vehicle import Vehicle
 
     if args.trace and not args.trace.lower().endswith((".blf", ".asc")):
@@ -54,16 +57,15 @@ def run(args):
         folder = os.path.dirname(os.path.abspath(path)) if path else None
         if folder and not os.path.isdir(folder):
             raise UserError("cannot write %s: no directory %s" % (path, folder))
+    overrides = list(args.set)
+    if args.seed is not None:
+        overrides.append("seed=%d" % args.seed)
+    if args.duration is not None:
+        overrides.append("duration_s=%r" % args.duration)
     try:
-        s = scenario.load(args.scenario)
+        s = scenario.load(args.scenario, overrides)
     except scenario.ScenarioError as e:
         raise UserError(str(e)) from None
-    if args.seed is not None:
-        s["seed"] = args.seed
-    if args.duration is not None:
-        if not 0 < args.duration <= 3600:
-            raise UserError("--duration must be within 0..3600 s")
-        s["duration_s"] = args.duration
     vehicle = Vehicle(s, inline_only=args.inline)
     if args.trace:
         vehicle.record_trace()
@@ -77,9 +79,14 @@ def run(args):
             raise UserError(str(e)) from None
         except OSError as e:
             raise UserError("cannot serve the bus on 127.0.0.1:%d: %s" % (args.bus_port, e.strerror)) from None
+        broken = []
     else:
+        log = rules.RejectionLog(vehicle)
         summary = vehicle.run(progress)
+        broken = rules.failures(s, summary, log.entries)
     print(report.summary_text(summary))
+    for line in broken:
+        print("rule broken: %s" % line)
     for path, write in ((args.json, lambda p: _write_json(summary, p)),
                         (args.trace, lambda p: report.write_trace(vehicle.trace, p)),
                         (args.plot, lambda p: report.plot(vehicle, p))):

@@ -19,7 +19,7 @@ def make(**kw):
     s = {"name": "ota", "seed": 5, "duration_s": 30.0, "dbc": "can_dbc/vehicle.dbc", "bus_load": 0.0,
          "ecu": ECUS, "rekey": {"period_ms": 2000, "grace_ms": 300}, "qkd": {"max_keys": 32}}
     s.update(kw)
-    return Vehicle(scenario.check(s))
+    return Vehicle(scenario.validate(s))
 
 
 def test_an_update_while_the_vehicle_runs_and_the_attacks_on_it():
@@ -61,9 +61,11 @@ def test_background_load_stays_off_the_diagnostic_ids():
 
 
 @pytest.mark.parametrize("ota, message", [
-    ({"ecu": "NOPE"}, "ota: ecu 'NOPE' is not in the scenario"),
-    ({"ecu": "EPS", "attack": "bribe"}, "ota attack must be one of tampered, foreign, replay, wrong_key"),
-    ({"ecu": "EPS", "at_s": "soon"}, 'ota: at_s is a number of seconds, version a string "a.b.c"'),
+    ({"ecu": "NOPE"}, "scenario: [ota #1] ecu: NOPE is not a [[ecu]] name (ABS, BCM, EPS, GATEWAY)"),
+    ({"ecu": "EPS", "attack": "bribe"},
+     'scenario: [ota #1] attack: one of "tampered", "foreign", "replay", "wrong_key", not the string "bribe"'),
+    ({"ecu": "EPS", "at_s": "soon"}, 'scenario: [ota #1] at_s: must be a number, not the string "soon"'),
+    ({"ecu": "EPS", "version": 3}, "scenario: [ota #1] version: must be a string, not 3"),
 ])
 def test_scenario_ota_mistakes(ota, message):
     with pytest.raises(scenario.ScenarioError) as e:

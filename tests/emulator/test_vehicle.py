@@ -3,7 +3,7 @@ import filecmp
 
 import pytest
 
-from emulator import scenario
+from emulator import rules, scenario
 from emulator.clock import S
 from emulator.report import write_trace
 from emulator.vehicle import Vehicle
@@ -23,7 +23,7 @@ def make(**kw):
          "bus_load": 0.3, "ecu": ECUS, "rekey": {"period_ms": 1000, "grace_ms": 300},
          "qkd": {"max_keys": 32}}
     s.update(kw)
-    return Vehicle(scenario.check(s))
+    return Vehicle(scenario.validate(s))
 
 
 def test_100_rekeys_at_60_percent_load_with_1_percent_loss():
@@ -130,7 +130,9 @@ def test_the_faults_scenario_rides_out_every_fault():
     # scenarios/faults.toml: loss, bit errors, three kinds of reset, an
     # unplugged module and an eavesdropper in one run.
     v = Vehicle(scenario.load("scenarios/faults.toml"))
+    log = rules.RejectionLog(v)
     s = v.run()
+    assert rules.failures(v.scenario, s, log.entries) == []  # the campaign's rules
     assert set(s["authentic_rejected_by_reason"]) <= {"no_key"}  # only while a reset ECU had none
     assert s["rekeys_completed"] >= 6 and s["ecu_resets"] == 3
     assert len(set(e.epoch for e in v.ecus.values())) == 1

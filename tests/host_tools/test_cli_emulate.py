@@ -42,7 +42,7 @@ def test_user_mistakes_are_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[[ecu]]\nname = "GATEWAY"\n')
     assert main(["emulate", str(bad)]) == 2
-    assert capsys.readouterr().err == 'error: exactly one [[ecu]] must have role = "master"\n'
+    assert capsys.readouterr().err == 'error: %s: [[ecu]] role: exactly one [[ecu]] must have role = "master"\n' % bad
     assert main(["emulate", str(tmp_path / "missing.toml")]) == 2
     assert "error: cannot read" in capsys.readouterr().err
     assert main(["emulate", "scenarios/default.toml", "--trace", "x.txt"]) == 2
