@@ -11,7 +11,7 @@ from keyagent.secoc import engine as secoc
 from keyagent.secoc.freshness import CounterFreshness
 from keyagent.isotp.connection import IsoTpConnection, IsoTpReceiver, IsoTpSender
 from keyagent.rekey.ids import ACTIVATE_ID, to_master_id, to_slave_id
-from keyagent.rekey.keyring import EpochKeys
+from keyagent.rekey.keyslots import KeySlots
 
 _MAX_EVENTS = 256
 _MAX_QUEUED = 2  # ISO-TP messages waiting per channel; older ones give way
@@ -80,10 +80,6 @@ class KeyAgent:
                 self.pdus.append(pdu)
                 self.by_can_id[pdu.can_id] = pdu
         self.cluster_ids = cluster_ids
-        self.current = None  # EpochKeys in use
-        self.alt = None  # pending (next epoch) or retiring (grace) keys
-        self.alt_pending = False
-        self.grace_until = 0
         self.on_payload = None
         self.events = []
         self.dropped_events = 0
@@ -95,6 +91,7 @@ class KeyAgent:
         # channel (its buffers) exists only while a transfer is under way.
         self.links = {}
         self._channels = {}
+        self.keys = KeySlots(self.pdus, cluster_ids, self.timing["grace_ms"], self.event)
         if self.role == "master":
             from keyagent.rekey.master import RekeyMaster
 
@@ -107,6 +104,11 @@ class KeyAgent:
             self.rekey = RekeySlave(self, config)
             # A DELIVER carries 5 bytes of freshness floor per PDU.
             self.links[to_slave_id(self.node)] = (to_master_id(self.node), 80 + 5 * (index + 1))
+
+    @property
+    def current(self):
+        # The EpochKeys this ECU sends with, or None.
+        return self.keys.current
 
     # What the caller drives.
 
@@ -121,8 +123,9 @@ class KeyAgent:
         if n < 0:
             return n
         self._out.append((pdu.can_id, bytes(self._frame[0:n]), pdu.fd))
-        if self.current is not None:
-            self.current.frames += 1
+        cur = self.keys.current
+        if cur is not None:
+            cur.frames += 1
             pdu.high_fv = pdu.tx.fvm.counter if pdu.tx.fvm else 0
         return n
 
@@ -154,16 +157,13 @@ class KeyAgent:
         if self.module is not None:
             self.module.handle_timers(now)
             self._module_results(now)
-        if self.alt is not None and not self.alt_pending and now >= self.grace_until:
-            self._retire_alt()
+        self.keys.poll(now)
         self.rekey.poll(now)
         for ch in list(self._channels.values()):
             self._drain(ch, now)
 
     def next_timer(self, now):
-        t = self.rekey.next_timer(now)
-        if self.alt is not None and not self.alt_pending:
-            t = min(t, self.grace_until)
+        t = min(self.rekey.next_timer(now), self.keys.next_timer(now))
         for ch in self._channels.values():
             d = ch.conn.next_deadline_ms()
             if d is not None:
@@ -212,51 +212,6 @@ class KeyAgent:
     def broadcast(self, can_id, data):
         self._out.append((can_id, bytes(data), False))
 
-    def install(self, epoch, k_epoch, active, now, floors=()):
-        # New epoch keys: pending (accepted, not yet sent with) or, for a
-        # node joining an active epoch, current at once.
-        keys = EpochKeys(epoch, k_epoch, self.cluster_ids)
-        if active:
-            self._retire_alt()
-            old, self.current = self.current, keys
-            keys.since_ms = now
-            floor = {}
-            for index, fv in floors:
-                floor[index] = fv
-            for pdu in self.pdus:
-                start = floor.get(pdu.index, 0)
-                ep = pdu.tx or pdu.rx
-                ep.key, ep.fvm = keys.clusters[pdu.cluster], pdu.fvm(1, start)
-                pdu.high_fv = start
-            if old is not None:
-                old.zeroise()
-        else:
-            self._retire_alt()
-            self.alt, self.alt_pending = keys, True
-            for pdu in self.pdus:
-                if pdu.rx is not None:
-                    pdu.rx.alt_key, pdu.rx.alt_fvm = keys.clusters[pdu.cluster], pdu.fvm(1)
-        self.event(now, "key_installed", epoch)
-
-    def activate(self, now):
-        # The switch to the pending epoch: send with it from now on; keep the
-        # old keys for the grace period.
-        if self.alt is None or not self.alt_pending:
-            return False
-        keys = self.alt
-        self.alt, self.current = self.current, keys
-        self.alt_pending = False
-        keys.since_ms = now
-        self.grace_until = now + self.timing["grace_ms"]
-        for pdu in self.pdus:
-            pdu.high_fv = 0
-            if pdu.tx is not None:
-                pdu.tx.key, pdu.tx.fvm = keys.clusters[pdu.cluster], pdu.fvm()
-            else:
-                pdu.rx.swap_keys()
-        self.event(now, "epoch_active", keys.epoch)
-        return True
-
     def _drain(self, ch, now):
         if ch.queue and not ch.conn.sender.busy():
             ch.conn.send(ch.queue.pop(0), now)
@@ -272,16 +227,6 @@ class KeyAgent:
             ch = self._channels[rx_id] = _Channel(rx_id, tx_id, max_rx)
         return ch
 
-    def _retire_alt(self):
-        if self.alt is None:
-            return
-        for pdu in self.pdus:
-            if pdu.rx is not None:
-                pdu.rx.alt_key = pdu.rx.alt_fvm = None
-        self.alt.zeroise()
-        self.alt = None
-        self.alt_pending = False
-
     def _verify(self, pdu, data, now):
         rx = pdu.rx
         reason = rx.verify(data, len(data))
@@ -290,12 +235,12 @@ class KeyAgent:
             return reason
         self.verified += 1
         if rx.used_alt:
-            if self.alt_pending:
+            if self.keys.pending is not None:
                 # Only senders that activated use the pending key.
                 self.rekey.on_implicit_activation(now)
         else:
-            if self.current is not None:
-                self.current.frames += 1
+            if self.keys.current is not None:
+                self.keys.current.frames += 1
             if rx.fv > pdu.high_fv:
                 pdu.high_fv = rx.fv
         if self.on_payload is not None:

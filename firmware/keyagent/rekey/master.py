@@ -58,9 +58,6 @@ class RekeyMaster:
         self.expired_epoch = -1
         self.early_epoch = -1
         self.alarm = False  # the module refused keys at the last try
-        self.announced_at = 0
-        self.latencies = []  # ms from announce to activation, per rekey
-        self.announced_times = {}  # epoch -> ms when it was announced (last 16)
 
     def start(self, now):
         self.next_rekey = now  # a new epoch at every start: keys never persist
@@ -139,12 +136,9 @@ class RekeyMaster:
         for i in range(len(result.key)):
             result.key[i] = 0
         self.key_id = bytes(result.key_id)
-        a.install(self.epoch, k_epoch, False, now)
+        a.keys.install_pending(self.epoch, k_epoch, now)
+        a.event(now, "epoch_announced", self.epoch)
         self.state = _DISTRIBUTING
-        self.announced_at = now
-        self.announced_times[self.epoch] = now
-        if len(self.announced_times) > 16:
-            del self.announced_times[min(self.announced_times)]
         self.deadline = now + a.timing["activate_deadline_ms"]
         for s in self.slaves.values():
             s.confirmed = False
@@ -159,10 +153,10 @@ class RekeyMaster:
             s.by_deliver = True
         if s.by_deliver:
             sent = s.sent_deliver
-            if sent is not None and sent[0] == a.alt.epoch and not sent[1]:
+            if sent is not None and sent[0] == a.keys.pending.epoch and not sent[1]:
                 a.unicast(s.node, sent[2], now)  # the same message: its answer still fits
             else:
-                self._deliver(s, a.alt, False, now)
+                self._deliver(s, a.keys.pending, False, now)
         else:
             a.unicast(s.node, msgs.announce(s.auth(), s.node, self.epoch, self.key_id), now)
         s.tries += 1
@@ -202,16 +196,15 @@ class RekeyMaster:
         a = self.agent
         self.state = _IDLE
         self.activates_left = _ACTIVATE_REPEATS
+        a.keys.activate(now)
         self._send_activate(now)
-        a.activate(now)
-        self.latencies.append(now - self.announced_at)
         missing = [s.node for s in self.slaves.values() if not s.confirmed]
         if missing:
             a.event(now, "activated_without", missing)
         self.next_rekey = now + a.timing["rekey_period_ms"]
 
     def _send_activate(self, now):
-        keys = self.agent.current if self.activates_left < _ACTIVATE_REPEATS else self.agent.alt
+        keys = self.agent.keys.current
         frame = bytearray(8)
         msgs.activate(keys.mgmt(), keys.epoch, frame)
         self.agent.broadcast(ACTIVATE_ID, frame)
@@ -234,7 +227,7 @@ class RekeyMaster:
             a.count("rekey_stale")
             return
         if t == msgs.ACK:
-            if msgs.check_ack(a.alt.confirm(), node, msg):
+            if msgs.check_ack(a.keys.pending.confirm(), node, msg):
                 self._confirmed(s, now)
             else:
                 a.count("rekey_bad_mac")

@@ -40,9 +40,18 @@ def get32(buf, off):
 
 def epoch_key(qkd_key, epoch):
     # K_epoch: 16 bytes from the QKD key (16 or 32 bytes) and the epoch.
+    # A bytearray; no immutable copy of either half is made (they could
+    # not be wiped on MicroPython).
     if len(qkd_key) not in (16, 32):
         raise ValueError("QKD key must be 128 or 256 bits")
-    return kdf.derive(qkd_key[0:16], EPOCH_LABEL, be32(epoch) + bytes(qkd_key[16:32]), 16)
+    q = memoryview(qkd_key)
+    context = bytearray(len(qkd_key) - 12)
+    context[0:4] = be32(epoch)
+    context[4:] = q[16:]
+    out = kdf.derive(q[0:16], EPOCH_LABEL, context, 16)
+    for i in range(len(context)):
+        context[i] = 0
+    return out
 
 
 def confirm_key(k_epoch, epoch):

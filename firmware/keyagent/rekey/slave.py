@@ -42,7 +42,7 @@ class RekeySlave:
 
     def poll(self, now):
         a = self.agent
-        if a.current is None and a.alt is None and now >= self.next_join:
+        if a.keys.current is None and a.keys.pending is None and now >= self.next_join:
             a.unicast(0, msgs.join(self.auth, self.node, self.epoch, self.boot), now)
             self.next_join = now + a.timing["join_retry_ms"]
 
@@ -93,7 +93,7 @@ class RekeySlave:
         for i in range(len(result.key)):
             result.key[i] = 0
         self._loaded(epoch, k_epoch, False, now)
-        self._answer(epoch, msgs.ack(a.alt.confirm(), self.node, epoch), now)
+        self._answer(epoch, msgs.ack(a.keys.pending.confirm(), self.node, epoch), now)
 
     def _deliver(self, msg, now):
         a = self.agent
@@ -120,7 +120,10 @@ class RekeySlave:
     def _loaded(self, epoch, k_epoch, active, now, floors=()):
         self.epoch = epoch
         self.storage.put("epoch", epoch)
-        self.agent.install(epoch, k_epoch, active, now, floors)
+        if active:
+            self.agent.keys.install_current(epoch, k_epoch, now, floors)
+        else:
+            self.agent.keys.install_pending(epoch, k_epoch, now)
 
     def _answer(self, epoch, msg, now):
         self.answer = (epoch, msg)
@@ -131,11 +134,12 @@ class RekeySlave:
         if len(frame) != 8:
             a.count("rekey_bad_activate")
             return
-        if a.alt_pending and msgs.check_activate(a.alt.mgmt(), frame, len(frame)) \
-                and msgs.get32(frame, 1) == a.alt.epoch:
-            a.activate(now)
+        pending = a.keys.pending
+        if pending is not None and msgs.check_activate(pending.mgmt(), frame, len(frame)) \
+                and msgs.get32(frame, 1) == pending.epoch:
+            a.keys.activate(now)
         elif a.current is None or msgs.get32(frame, 1) != a.current.epoch:
             a.count("rekey_unknown_activate")  # repeats of one we took are fine
 
     def on_implicit_activation(self, now):
-        self.agent.activate(now)
+        self.agent.keys.activate(now)
