@@ -48,14 +48,23 @@ class _Channel:
     def __init__(self, rx_id, tx_id, max_rx):
         self.rx_id = rx_id
         self.tx_id = tx_id
-        # Short ISO-TP timeouts: the rekey protocol retries on its own.
-        self.conn = IsoTpConnection(IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS),
+        # Short ISO-TP timeouts: the rekey protocol retries on its own. Our
+        # peers always answer CTS, block size 0, STmin 0 (the protocol says
+        # so): any other flow control is forged and must not stop or slow us.
+        self.conn = IsoTpConnection(IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS, peer_fc=(0, 0)),
                                     IsoTpReceiver(max_rx, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
         self.queue = []
 
 
 class KeyAgent:
-    def __init__(self, config, storage, module=None):
+    def __init__(self, config, storage, module=None, rand=None):
+        # rand(n): n random bytes, for the JOIN nonces (they must never
+        # repeat across boots); os.urandom unless the caller has a better one.
+        if rand is None:
+            import os
+
+            rand = os.urandom
+        self.rand = rand
         self.node = config["node"]
         self.role = config["role"]
         self.storage = storage
@@ -102,8 +111,8 @@ class KeyAgent:
             from keyagent.rekey.slave import RekeySlave
 
             self.rekey = RekeySlave(self, config)
-            # A DELIVER carries 5 bytes of freshness floor per PDU.
-            self.links[to_slave_id(self.node)] = (to_master_id(self.node), 80 + 5 * (index + 1))
+            # A DELIVER: 79 bytes, the MAC, 5 bytes of freshness floor per PDU.
+            self.links[to_slave_id(self.node)] = (to_master_id(self.node), 87 + 5 * (index + 1))
 
     @property
     def current(self):
@@ -206,8 +215,14 @@ class KeyAgent:
             ch.queue.pop(0)  # a retry supersedes what is still waiting
         ch.queue.append(msg)
 
-    def channels_in_use(self):
-        return len(self._channels)
+    def sends_in_use(self):
+        # ISO-TP transfers we are sending or have queued. Channels that only
+        # receive do not count: anyone can open those with a forged frame.
+        n = 0
+        for ch in self._channels.values():
+            if ch.queue or ch.conn.sender.busy():
+                n += 1
+        return n
 
     def broadcast(self, can_id, data):
         self._out.append((can_id, bytes(data), False))

@@ -74,8 +74,10 @@ class KeySlots:
 
     def install_current(self, epoch, k_epoch, now, floors=()):
         # A node joining an active epoch: current at once, every counter
-        # from its freshness floor; whatever it held before is zeroised.
-        self._drop_alt()
+        # from its freshness floor; what it held before is zeroised, except
+        # a pending newer epoch (it got that one first).
+        if self.pending is None or self.pending.epoch <= epoch:
+            self._drop_alt()
         keys = EpochKeys(epoch, k_epoch, self.cluster_ids)
         keys.since_ms = now
         floor = {}

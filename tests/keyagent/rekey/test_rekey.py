@@ -123,7 +123,7 @@ def test_replayed_joins_cost_no_new_delivery():
     joins = []
 
     def record(can_id, data, node):
-        if can_id == 0x742:
+        if can_id == 0x742 and node == 0:
             joins.append((can_id, bytes(data)))
         return False
 
