@@ -51,8 +51,11 @@ class _Channel:
         # Short ISO-TP timeouts: the rekey protocol retries on its own. Our
         # peers always answer CTS, block size 0, STmin 0 (the protocol says
         # so): any other flow control is forged and must not stop or slow us.
-        self.conn = IsoTpConnection(IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS, peer_fc=(0, 0)),
-                                    IsoTpReceiver(max_rx, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
+        # Each side is made when first needed: most channels only send or
+        # only receive, and RAM is short on a gateway.
+        self.conn = IsoTpConnection(
+            new_sender=lambda: IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS, peer_fc=(0, 0)),
+            new_receiver=lambda: IsoTpReceiver(max_rx, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
         self.queue = []
 
 
@@ -177,7 +180,7 @@ class KeyAgent:
             d = ch.conn.next_deadline_ms()
             if d is not None:
                 t = min(t, d)
-            if ch.queue and not ch.conn.sender.busy():
+            if ch.queue and not ch.conn.sending():
                 t = min(t, now)  # a busy sender's own deadline is above
         if self.module is not None:
             d = self.module.next_timer(now)
@@ -220,7 +223,7 @@ class KeyAgent:
         # receive do not count: anyone can open those with a forged frame.
         n = 0
         for ch in self._channels.values():
-            if ch.queue or ch.conn.sender.busy():
+            if ch.queue or ch.conn.sending():
                 n += 1
         return n
 
@@ -228,7 +231,7 @@ class KeyAgent:
         self._out.append((can_id, bytes(data), False))
 
     def _drain(self, ch, now):
-        if ch.queue and not ch.conn.sender.busy():
+        if ch.queue and not ch.conn.sending():
             ch.conn.send(ch.queue.pop(0), now)
         for frame in ch.conn.poll(now):
             self._out.append((ch.tx_id, bytes(frame), False))
