@@ -16,6 +16,14 @@ from keyagent.rekey.keyslots import KeySlots
 _MAX_EVENTS = 256
 _MAX_QUEUED = 2  # ISO-TP messages waiting per channel; older ones give way
 _ISOTP_TIMEOUT_MS = 100
+# What the knobs do to an attacker's odds (docs/rekey-protocol.md, "Forgery
+# bounds"): a receiver accepts a random forgery with probability
+# candidates x keys x 2^-MAC bits per frame; profile 1 (24-bit MAC, one extra
+# freshness candidate) 2^-23 with one key and 2^-22 with two, which it holds
+# from a pending install to activation (activate_deadline_ms at most) and for
+# grace_ms after; rekey_period_ms and key_lifetime_* say how often. retry_ms
+# is also the beacon period: a slave that missed a rekey is back within
+# 2 x retry_ms of hearing the bus again.
 DEFAULT_TIMING = {"rekey_period_ms": 10000, "grace_ms": 500, "retry_ms": 200,
                   "activate_deadline_ms": 2000, "join_retry_ms": 500,
                   "key_lifetime_ms": 60000, "key_lifetime_frames": 1000000}
