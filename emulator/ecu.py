@@ -30,6 +30,7 @@ class EmulatedEcu:
         self._seeds = vehicle.rng_for("seeds/%s" % name)
         self.bus_node = vehicle.bus.attach(name, self._receive)
         self.resets = 0
+        self.events = []  # every agent event of every boot: (ms, kind, detail)
         self._wake_at = None
         self._wake_handle = None
         self.boot()
@@ -45,7 +46,9 @@ class EmulatedEcu:
             baud = self.vehicle.uart_baud
             self.to_module = UartDirection(self.clock, baud, lambda d: self.from_module.write(endpoint.receive_data(d)))
             self.from_module = UartDirection(self.clock, baud, self._module_bytes)
-        self.agent = KeyAgent(self.config, self.storage, module)
+        # Seeded JOIN nonces: a scenario and a seed determine the run.
+        nonces = self.vehicle.rng_for("%s/%d/nonce" % (self.name, self.resets))
+        self.agent = KeyAgent(self.config, self.storage, module, nonces.randbytes)
         self._boot_slot()
         self.wanted = set(self.agent.by_can_id) | set(self.agent.links) | {ACTIVATE_ID}
         if self.diag is not None:
@@ -123,6 +126,12 @@ class EmulatedEcu:
                 self.bus_node.send(can_id, data, fd=fd)
         if agent.module is not None:
             self.to_module.write(agent.module_data())
+        if agent.events:  # taken out as a board's console does, so none is dropped
+            for t, kind, detail in agent.events:
+                if kind == "epoch_announced":
+                    self.vehicle.announced[detail] = t  # for the rekey latencies
+            self.events.extend(agent.events)
+            agent.events = []
         epoch = agent.current.epoch if agent.current is not None else None
         if epoch != self.epoch:
             self.epoch = epoch

@@ -253,15 +253,25 @@ class Vehicle:
             docs.append((name, self.configs[node]))
         paths = []
         for name, doc in docs:
+            # A new file (O_EXCL: never a pre-existing one, never through a
+            # symlink) renamed over the name: an old keys.json keeps neither
+            # its mode nor its target; a symlink named keys.json is replaced.
             path = os.path.join(directory, name + ".json")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f, indent=1)
+            tmp = os.path.join(directory, ".%s.json.%d.tmp" % (name, os.getpid()))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            try:
+                os.fchmod(fd, 0o600)  # whatever the umask
+                with os.fdopen(fd, "w") as f:
+                    json.dump(doc, f, indent=1)
+                os.replace(tmp, path)
+            except BaseException:
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
+                raise
             paths.append(path)
         return paths
 
     def _sample(self):
-        self.announced.update(self.master.agent.rekey.announced_times)
         self.pair.advance(self.clock.now / S)
         st = self.pair.status()
         self.timeline.append((self.clock.now, st["stored_key_count"], st["qber"], st["alarm"],
@@ -292,8 +302,7 @@ class Vehicle:
         # Announce (the master installing the pending epoch) to the last ECU
         # on it, for every epoch every in-process ECU reached.
         out = []
-        announced = self.announced
-        announced.update(self.master.agent.rekey.announced_times)
+        announced = self.announced  # from the master's epoch_announced events
         for epoch, reached in sorted(self.epoch_reached.items()):
             if epoch in announced and len(reached) == len(self.ecus):
                 out.append((max(reached.values()) - announced[epoch] * MS) / MS)
@@ -305,7 +314,7 @@ class Vehicle:
         status = self.pair.status()
         events = {}
         for ecu in self.ecus.values():
-            for _, kind, _ in ecu.agent.events:
+            for _, kind, _ in ecu.events:
                 events[kind] = events.get(kind, 0) + 1
         return {
             "scenario": self.scenario["name"], "seed": self.seed,

@@ -11,14 +11,34 @@ from keyagent.secoc import engine as secoc
 from keyagent.secoc.freshness import CounterFreshness
 from keyagent.isotp.connection import IsoTpConnection, IsoTpReceiver, IsoTpSender
 from keyagent.rekey.ids import ACTIVATE_ID, to_master_id, to_slave_id
-from keyagent.rekey.keyring import EpochKeys
+from keyagent.rekey.keyslots import KeySlots
 
 _MAX_EVENTS = 256
 _MAX_QUEUED = 2  # ISO-TP messages waiting per channel; older ones give way
 _ISOTP_TIMEOUT_MS = 100
+# What the knobs do to an attacker's odds (docs/rekey-protocol.md, "Forgery
+# bounds"): a receiver accepts a random forgery with probability
+# candidates x keys x 2^-MAC bits per frame; profile 1 (24-bit MAC, one extra
+# freshness candidate) 2^-23 with one key and 2^-22 with two, which it holds
+# from a pending install to activation (activate_deadline_ms at most) and for
+# grace_ms after; rekey_period_ms and key_lifetime_* say how often. retry_ms
+# is also the beacon period: a slave that missed a rekey is back within
+# 2 x retry_ms of hearing the bus again.
 DEFAULT_TIMING = {"rekey_period_ms": 10000, "grace_ms": 500, "retry_ms": 200,
                   "activate_deadline_ms": 2000, "join_retry_ms": 500,
                   "key_lifetime_ms": 60000, "key_lifetime_frames": 1000000}
+
+
+def _default_rand():
+    import os
+
+    if hasattr(os, "urandom"):
+        return os.urandom
+    # No RNG in this build: MicroPython's `random` (seeded from whatever the
+    # port has). Weaker: a stateless slave's nonces could repeat across boots.
+    import random
+
+    return lambda n: bytes(random.getrandbits(8) for _ in range(n))
 
 
 class Pdu:
@@ -48,14 +68,23 @@ class _Channel:
     def __init__(self, rx_id, tx_id, max_rx):
         self.rx_id = rx_id
         self.tx_id = tx_id
-        # Short ISO-TP timeouts: the rekey protocol retries on its own.
-        self.conn = IsoTpConnection(IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS),
-                                    IsoTpReceiver(max_rx, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
+        # Short ISO-TP timeouts: the rekey protocol retries on its own. Our
+        # peers always answer CTS, block size 0, STmin 0 (the protocol says
+        # so): any other flow control is forged and must not stop or slow us.
+        # Each side is made when first needed: most channels only send or
+        # only receive, and RAM is short on a gateway.
+        self.conn = IsoTpConnection(
+            new_sender=lambda: IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS, peer_fc=(0, 0)),
+            new_receiver=lambda: IsoTpReceiver(max_rx, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
         self.queue = []
 
 
 class KeyAgent:
-    def __init__(self, config, storage, module=None):
+    def __init__(self, config, storage, module=None, rand=None):
+        # rand(n): n random bytes, for the JOIN nonces (they must never
+        # repeat across boots); os.urandom (a hardware RNG on boards that
+        # have one) unless the caller has a better one.
+        self.rand = rand or _default_rand()
         self.node = config["node"]
         self.role = config["role"]
         self.storage = storage
@@ -80,10 +109,6 @@ class KeyAgent:
                 self.pdus.append(pdu)
                 self.by_can_id[pdu.can_id] = pdu
         self.cluster_ids = cluster_ids
-        self.current = None  # EpochKeys in use
-        self.alt = None  # pending (next epoch) or retiring (grace) keys
-        self.alt_pending = False
-        self.grace_until = 0
         self.on_payload = None
         self.events = []
         self.dropped_events = 0
@@ -95,6 +120,7 @@ class KeyAgent:
         # channel (its buffers) exists only while a transfer is under way.
         self.links = {}
         self._channels = {}
+        self.keys = KeySlots(self.pdus, cluster_ids, self.timing["grace_ms"], self.event)
         if self.role == "master":
             from keyagent.rekey.master import RekeyMaster
 
@@ -105,8 +131,13 @@ class KeyAgent:
             from keyagent.rekey.slave import RekeySlave
 
             self.rekey = RekeySlave(self, config)
-            # A DELIVER carries 5 bytes of freshness floor per PDU.
-            self.links[to_slave_id(self.node)] = (to_master_id(self.node), 80 + 5 * (index + 1))
+            # A DELIVER: 79 bytes, the MAC, 5 bytes of freshness floor per PDU.
+            self.links[to_slave_id(self.node)] = (to_master_id(self.node), 87 + 5 * (index + 1))
+
+    @property
+    def current(self):
+        # The EpochKeys this ECU sends with, or None.
+        return self.keys.current
 
     # What the caller drives.
 
@@ -121,8 +152,9 @@ class KeyAgent:
         if n < 0:
             return n
         self._out.append((pdu.can_id, bytes(self._frame[0:n]), pdu.fd))
-        if self.current is not None:
-            self.current.frames += 1
+        cur = self.keys.current
+        if cur is not None:
+            cur.frames += 1
             pdu.high_fv = pdu.tx.fvm.counter if pdu.tx.fvm else 0
         return n
 
@@ -154,21 +186,18 @@ class KeyAgent:
         if self.module is not None:
             self.module.handle_timers(now)
             self._module_results(now)
-        if self.alt is not None and not self.alt_pending and now >= self.grace_until:
-            self._retire_alt()
+        self.keys.poll(now)
         self.rekey.poll(now)
         for ch in list(self._channels.values()):
             self._drain(ch, now)
 
     def next_timer(self, now):
-        t = self.rekey.next_timer(now)
-        if self.alt is not None and not self.alt_pending:
-            t = min(t, self.grace_until)
+        t = min(self.rekey.next_timer(now), self.keys.next_timer(now))
         for ch in self._channels.values():
             d = ch.conn.next_deadline_ms()
             if d is not None:
                 t = min(t, d)
-            if ch.queue and not ch.conn.sender.busy():
+            if ch.queue and not ch.conn.sending():
                 t = min(t, now)  # a busy sender's own deadline is above
         if self.module is not None:
             d = self.module.next_timer(now)
@@ -206,59 +235,20 @@ class KeyAgent:
             ch.queue.pop(0)  # a retry supersedes what is still waiting
         ch.queue.append(msg)
 
-    def channels_in_use(self):
-        return len(self._channels)
+    def sends_in_use(self):
+        # ISO-TP transfers we are sending or have queued. Channels that only
+        # receive do not count: anyone can open those with a forged frame.
+        n = 0
+        for ch in self._channels.values():
+            if ch.queue or ch.conn.sending():
+                n += 1
+        return n
 
     def broadcast(self, can_id, data):
         self._out.append((can_id, bytes(data), False))
 
-    def install(self, epoch, k_epoch, active, now, floors=()):
-        # New epoch keys: pending (accepted, not yet sent with) or, for a
-        # node joining an active epoch, current at once.
-        keys = EpochKeys(epoch, k_epoch, self.cluster_ids)
-        if active:
-            self._retire_alt()
-            old, self.current = self.current, keys
-            keys.since_ms = now
-            floor = {}
-            for index, fv in floors:
-                floor[index] = fv
-            for pdu in self.pdus:
-                start = floor.get(pdu.index, 0)
-                ep = pdu.tx or pdu.rx
-                ep.key, ep.fvm = keys.clusters[pdu.cluster], pdu.fvm(1, start)
-                pdu.high_fv = start
-            if old is not None:
-                old.zeroise()
-        else:
-            self._retire_alt()
-            self.alt, self.alt_pending = keys, True
-            for pdu in self.pdus:
-                if pdu.rx is not None:
-                    pdu.rx.alt_key, pdu.rx.alt_fvm = keys.clusters[pdu.cluster], pdu.fvm(1)
-        self.event(now, "key_installed", epoch)
-
-    def activate(self, now):
-        # The switch to the pending epoch: send with it from now on; keep the
-        # old keys for the grace period.
-        if self.alt is None or not self.alt_pending:
-            return False
-        keys = self.alt
-        self.alt, self.current = self.current, keys
-        self.alt_pending = False
-        keys.since_ms = now
-        self.grace_until = now + self.timing["grace_ms"]
-        for pdu in self.pdus:
-            pdu.high_fv = 0
-            if pdu.tx is not None:
-                pdu.tx.key, pdu.tx.fvm = keys.clusters[pdu.cluster], pdu.fvm()
-            else:
-                pdu.rx.swap_keys()
-        self.event(now, "epoch_active", keys.epoch)
-        return True
-
     def _drain(self, ch, now):
-        if ch.queue and not ch.conn.sender.busy():
+        if ch.queue and not ch.conn.sending():
             ch.conn.send(ch.queue.pop(0), now)
         for frame in ch.conn.poll(now):
             self._out.append((ch.tx_id, bytes(frame), False))
@@ -272,16 +262,6 @@ class KeyAgent:
             ch = self._channels[rx_id] = _Channel(rx_id, tx_id, max_rx)
         return ch
 
-    def _retire_alt(self):
-        if self.alt is None:
-            return
-        for pdu in self.pdus:
-            if pdu.rx is not None:
-                pdu.rx.alt_key = pdu.rx.alt_fvm = None
-        self.alt.zeroise()
-        self.alt = None
-        self.alt_pending = False
-
     def _verify(self, pdu, data, now):
         rx = pdu.rx
         reason = rx.verify(data, len(data))
@@ -290,12 +270,12 @@ class KeyAgent:
             return reason
         self.verified += 1
         if rx.used_alt:
-            if self.alt_pending:
+            if self.keys.pending is not None:
                 # Only senders that activated use the pending key.
                 self.rekey.on_implicit_activation(now)
         else:
-            if self.current is not None:
-                self.current.frames += 1
+            if self.keys.current is not None:
+                self.keys.current.frames += 1
             if rx.fv > pdu.high_fv:
                 pdu.high_fv = rx.fv
         if self.on_payload is not None:

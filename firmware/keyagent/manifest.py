@@ -17,7 +17,7 @@ if options.ota:
     packages += ["uds", "ota"]
 for name in packages:
     package("keyagent/" + name, base_path="..")
-rekey = ["__init__.py", "ids.py", "messages.py", "keyring.py", "slave.py"]
+rekey = ["__init__.py", "ids.py", "messages.py", "keyslots.py", "slave.py"]
 if options.role != "slave":
     rekey.append("master.py")
 package("keyagent/rekey", files=rekey, base_path="..")

@@ -229,7 +229,7 @@ class Node:
         self.out(format_status({
             "node": a.node, "t": self.now,
             "epoch": a.current.epoch if a.current is not None else None,
-            "pending": a.alt.epoch if a.alt is not None and a.alt_pending else None,
+            "pending": a.keys.pending.epoch if a.keys.pending is not None else None,
             "verified": a.verified, "sent": self.sent, "unsent": self.unsent,
             "rx": self.received, "rejected": a.rejected}))
         self._events()

@@ -27,7 +27,9 @@ def make(**kw):
 
 
 def test_100_rekeys_at_60_percent_load_with_1_percent_loss():
-    v = make(duration_s=45.0, bus_load=0.6, rekey={"period_ms": 250, "grace_ms": 150},
+    # 55 s: a lost rekey frame costs a retry_ms (200 ms), about half the
+    # rekeys meet one at 1% loss, so 100 rekeys take longer than 100 periods.
+    v = make(duration_s=55.0, bus_load=0.6, rekey={"period_ms": 250, "grace_ms": 150},
              fault=[{"kind": "loss", "rate": 0.01}])
     s = v.run()
     assert s["rekeys_completed"] >= 100
@@ -107,7 +109,7 @@ def test_eavesdropper_alarm_keeps_the_key_and_the_bus_authenticated():
         v.clock.call_at(int(t * S), lambda: unsent.append(v.stats.app_unsent))
     s = v.run()
     assert qber[0]["alarm"] and qber[0]["qber"] > 0.11
-    kinds = [k for _, k, _ in v.master.agent.events]
+    kinds = [k for _, k, _ in v.master.events]
     assert "qkd_alarm" in kinds and "qkd_keys_again" in kinds
     # No rekey while the link is in alarm, none missed afterwards, and every
     # frame sent in the meantime was protected and verified.
@@ -120,7 +122,7 @@ def test_eavesdropper_alarm_keeps_the_key_and_the_bus_authenticated():
 def test_unplugged_master_module_keeps_the_current_key():
     v = make(duration_s=5.0, fault=[{"kind": "unplug", "ecu": "GATEWAY", "at_s": 1.5, "duration_s": 2.0}])
     s = v.run()
-    kinds = [k for _, k, _ in v.master.agent.events]
+    kinds = [k for _, k, _ in v.master.events]
     assert "qkd_key_unavailable" in kinds or "qkd_alarm" in kinds
     assert s["authentic_rejected"] == 0
     assert len(set(x.epoch for x in v.ecus.values())) == 1
@@ -137,3 +139,26 @@ def test_the_faults_scenario_rides_out_every_fault():
     assert s["rekeys_completed"] >= 6 and s["ecu_resets"] == 3
     assert len(set(e.epoch for e in v.ecus.values())) == 1
     assert s["qber_max"] > 0.11 and s["lost_deliveries"] > 0
+
+
+def test_export_writes_0600_files_over_old_files_and_symlinks(tmp_path):
+    # Issue 10, finding 7: an existing keys.json kept its 0644 mode, and a
+    # symlink named keys.json was followed.
+    import os
+    import stat
+
+    v = make(duration_s=0.5)
+    v.run()
+    old = tmp_path / "keys.json"
+    old.write_text("{}")
+    os.chmod(old, 0o644)
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("not yours")
+    os.symlink(target, tmp_path / "GATEWAY.json")
+    paths = v.export(str(tmp_path))
+    for p in paths:
+        st = os.lstat(p)
+        assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, p
+    assert target.read_text() == "not yours"
+    assert "qkd_keys" in (tmp_path / "keys.json").read_text()
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]

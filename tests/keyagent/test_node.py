@@ -123,7 +123,7 @@ def test_status_lines_give_counts_never_keys():
     secrets = []
     for n in (0, 1):
         a = nodes[n].agent
-        for keys in (a.current, a.alt):
+        for keys in (a.keys.current, a.keys.pending, a.keys.retiring):
             if keys is not None:
                 secrets.append(bytes(keys.k_epoch).hex())
     text = "\n".join(lines)
