@@ -3,7 +3,7 @@
 #
 #   name, seed, duration_s, dbc, bitrate, data_bitrate, bus_load,
 #   [rekey]      period_ms, grace_ms, retry_ms, activate_deadline_ms,
-#                key_lifetime_ms, key_lifetime_frames
+#                key_lifetime_ms, key_lifetime_frames, can_fd (rekey in CAN FD frames)
 #   [freshness]  profile1_fv_bits (complete FV length of Profile 1 PDUs)
 #   [qkd]        km, loss_db_per_km, max_keys, key_rate_scale, uart_baud
 #   [[ecu]]      name (a DBC node), role ("master" once), module (bool),

@@ -133,6 +133,9 @@ class Vehicle:
         for sl in slaves:
             configs[sl["node"]] = {"node": sl["node"], "role": "slave", "module": sl["module"],
                                    "auth_key": sl["auth_key"], "clusters": clusters, "timing": timing}
+        if r.get("can_fd"):  # rekey channels and ACTIVATE in CAN FD frames of up to 64 bytes
+            for config in configs.values():
+                config["isotp_tx_dl"] = 64
         return configs
 
     def _traffic(self):

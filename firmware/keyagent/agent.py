@@ -10,6 +10,7 @@
 from keyagent.secoc import engine as secoc
 from keyagent.secoc.freshness import CounterFreshness
 from keyagent.isotp.connection import IsoTpConnection, IsoTpReceiver, IsoTpSender
+from keyagent.isotp.frames import sf_capacity
 from keyagent.rekey.ids import ACTIVATE_ID, to_master_id, to_slave_id
 from keyagent.rekey.keyring import EpochKeys
 
@@ -44,14 +45,32 @@ class Pdu:
 
 
 class _Channel:
-    # One ISO-TP connection with a short queue of messages to send.
-    def __init__(self, rx_id, tx_id, max_rx):
+    # One ISO-TP connection with a short queue of messages to send. tx_dl is
+    # its frame size: 8 on classic CAN, up to 64 on CAN FD, where a message
+    # of up to tx_dl - 2 bytes goes as one single frame (the FD escape).
+    def __init__(self, rx_id, tx_id, max_rx, tx_dl):
         self.rx_id = rx_id
         self.tx_id = tx_id
+        self.fd = tx_dl > 8
+        # Classic frames are padded to 8 bytes with 0xCC; on CAN FD, frames
+        # of up to 8 bytes (flow control) go unpadded and longer ones are
+        # padded with 0xCC to a CAN FD length (ISO 15765-2:2016).
+        pad = None if self.fd else 0xCC
         # Short ISO-TP timeouts: the rekey protocol retries on its own.
-        self.conn = IsoTpConnection(IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS),
-                                    IsoTpReceiver(max_rx, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
+        self.conn = IsoTpConnection(IsoTpSender(self.fd, tx_dl, padding=pad, n_bs_ms=_ISOTP_TIMEOUT_MS),
+                                    IsoTpReceiver(max_rx, self.fd, padding=pad, n_cr_ms=_ISOTP_TIMEOUT_MS))
+        self.sf_max = sf_capacity(tx_dl)
         self.queue = []
+
+    def holds_transfer(self):
+        # True while a multi-frame transfer is under way or waiting: a
+        # single frame goes out at once and holds nothing.
+        if self.conn.sender.busy() or self.conn.receiver.next_deadline_ms() is not None:
+            return True
+        for msg in self.queue:
+            if len(msg) > self.sf_max:
+                return True
+        return False
 
 
 class KeyAgent:
@@ -93,6 +112,8 @@ class KeyAgent:
         self._frame = bytearray(64)
         # ISO-TP links: receive ID -> (transmit ID, largest message). A
         # channel (its buffers) exists only while a transfer is under way.
+        # "isotp_tx_dl" 64 runs the rekey channels and ACTIVATE on CAN FD.
+        self.tx_dl = config.get("isotp_tx_dl", 8)
         self.links = {}
         self._channels = {}
         if self.role == "master":
@@ -141,7 +162,9 @@ class KeyAgent:
             msg = ch.conn.pop_message()
             if msg is not None:
                 self.rekey.on_message(can_id & 0x3F, bytes(msg), now)
-            self._drain(ch, now)  # flow control goes out at once, not at the next poll
+                self._drain_all(now)  # what the answer queued goes at once too
+            else:
+                self._drain(ch, now)  # flow control goes out at once, not at the next poll
 
     def on_module_data(self, data, now):
         self.module.receive_data(data)
@@ -157,8 +180,7 @@ class KeyAgent:
         if self.alt is not None and not self.alt_pending and now >= self.grace_until:
             self._retire_alt()
         self.rekey.poll(now)
-        for ch in list(self._channels.values()):
-            self._drain(ch, now)
+        self._drain_all(now)
 
     def next_timer(self, now):
         t = self.rekey.next_timer(now)
@@ -207,10 +229,15 @@ class KeyAgent:
         ch.queue.append(msg)
 
     def channels_in_use(self):
-        return len(self._channels)
+        # Channels holding a multi-frame transfer (what the master limits).
+        n = 0
+        for ch in self._channels.values():
+            if ch.holds_transfer():
+                n += 1
+        return n
 
     def broadcast(self, can_id, data):
-        self._out.append((can_id, bytes(data), False))
+        self._out.append((can_id, bytes(data), self.tx_dl > 8))
 
     def install(self, epoch, k_epoch, active, now, floors=()):
         # New epoch keys: pending (accepted, not yet sent with) or, for a
@@ -257,11 +284,15 @@ class KeyAgent:
         self.event(now, "epoch_active", keys.epoch)
         return True
 
+    def _drain_all(self, now):
+        for ch in list(self._channels.values()):
+            self._drain(ch, now)
+
     def _drain(self, ch, now):
         if ch.queue and not ch.conn.sender.busy():
             ch.conn.send(ch.queue.pop(0), now)
         for frame in ch.conn.poll(now):
-            self._out.append((ch.tx_id, bytes(frame), False))
+            self._out.append((ch.tx_id, bytes(frame), ch.fd))
         if not ch.queue and ch.conn.next_deadline_ms() is None:
             del self._channels[ch.rx_id]  # idle: give its buffers back
 
@@ -269,7 +300,7 @@ class KeyAgent:
         ch = self._channels.get(rx_id)
         if ch is None:
             tx_id, max_rx = self.links[rx_id]
-            ch = self._channels[rx_id] = _Channel(rx_id, tx_id, max_rx)
+            ch = self._channels[rx_id] = _Channel(rx_id, tx_id, max_rx, self.tx_dl)
         return ch
 
     def _retire_alt(self):
@@ -308,3 +339,4 @@ class KeyAgent:
             if result is None:
                 return
             self.rekey.on_key(result, now)
+            self._drain_all(now)  # an ANNOUNCE or an answer goes at once

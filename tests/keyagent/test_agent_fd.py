@@ -1,0 +1,82 @@
+# The rekey protocol on CAN FD (docs/rekey-protocol.md, "CAN FD framing"):
+# with "isotp_tx_dl": 64 every rekey message up to 62 bytes is one ISO-TP
+# single frame with the FD escape, DELIVER is a first frame and one
+# consecutive frame, and the vehicle reaches its epochs as on classic CAN.
+from vehicle_sim import Sim, config
+
+
+class RecordingSim(Sim):
+    def __init__(self, configs):
+        self.frames = []
+        Sim.__init__(self, configs)
+
+    def boot(self, node):
+        a = Sim.boot(self, node)
+        pop = a.pop_frames
+
+        def recorded():
+            out = pop()
+            for can_id, data, fd in out:
+                self.frames.append((node, can_id, bytes(data), fd))
+            return out
+
+        a.pop_frames = recorded
+        return a
+
+
+def fd_config(direct=2, gateway=2):
+    configs = config(direct, gateway)
+    for c in configs.values():
+        c["isotp_tx_dl"] = 64
+    return configs
+
+
+def rekey_frames(sim):
+    return [f for f in sim.frames if 0x6F0 <= f[1] < 0x780]
+
+
+def test_fd_rekey_messages_are_single_frames_and_deliver_two():
+    sim = RecordingSim(fd_config())
+    sim.run(1500)
+    assert set(sim.epochs().values()) == {2}
+    assert sim.app_rejections() - sum(a.rejected.get("no_key", 0) for a in sim.agents.values()) == 0
+    kinds = {}
+    for node, can_id, data, fd in rekey_frames(sim):
+        assert fd, hex(can_id)  # every rekey frame goes in CAN FD format
+        pci = data[0] >> 4
+        if can_id == 0x6F0:
+            assert len(data) == 8 and data[0] == 0x10  # ACTIVATE
+            kinds["activate"] = kinds.get("activate", 0) + 1
+        elif pci == 0:
+            # Single frame: SF_DL escape (byte 0 = 0x00, length in byte 1)
+            # above 8 bytes, padded with 0xCC to a CAN FD length.
+            assert data[0] == 0 and 8 <= data[1] <= 62, data.hex()
+            n = data[1]
+            assert len(data) == [d for d in (12, 16, 20, 24, 32, 48, 64) if d >= n + 2][0]
+            assert data[2 + n:] == b"\xcc" * (len(data) - 2 - n)
+            name = {1: "announce", 2: "ack", 5: "delivered", 6: "join"}[data[2]]
+            kinds[name] = kinds.get(name, 0) + 1
+            assert n == {"announce": 29, "ack": 13, "delivered": 53, "join": 17}[name]
+        elif pci == 1:
+            # DELIVER: first frame of 64 bytes (62 of the 79), then one CF.
+            assert len(data) == 64 and data[0:3] == b"\x10\x4f\x04", data.hex()
+            kinds["deliver_ff"] = kinds.get("deliver_ff", 0) + 1
+        elif pci == 2:
+            assert data[0] == 0x21 and len(data) == 20 and data[18:] == b"\xcc\xcc"
+            kinds["deliver_cf"] = kinds.get("deliver_cf", 0) + 1
+        else:
+            assert data == b"\x30\x00\x00", data.hex()  # flow control, unpadded
+            kinds["fc"] = kinds.get("fc", 0) + 1
+    # Two rekeys: the joins at start-up, two direct slaves announced to
+    # twice, two gateway slaves delivered to at each join and each rekey.
+    assert kinds["announce"] == kinds["ack"] == 4
+    assert kinds["deliver_ff"] == kinds["deliver_cf"] == kinds["delivered"] == kinds["fc"]
+    assert kinds["join"] >= 4 and kinds["activate"] == 6
+
+
+def test_classic_channels_stay_eight_byte_frames():
+    sim = RecordingSim(config(2, 1))
+    sim.run(600)
+    assert set(sim.epochs().values()) == {1}
+    for node, can_id, data, fd in rekey_frames(sim):
+        assert not fd and len(data) == 8
