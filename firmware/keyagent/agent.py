@@ -9,6 +9,8 @@
 # operator should know goes to `events`.
 from keyagent.secoc import engine as secoc
 from keyagent.secoc.freshness import CounterFreshness
+from keyagent.secoc import multi_counter
+from keyagent.secoc.fv_sync import SYNC_REASONS
 from keyagent.isotp.connection import IsoTpConnection, IsoTpReceiver, IsoTpSender
 from keyagent.isotp.frames import sf_capacity
 from keyagent.rekey.ids import ACTIVATE_ID, to_master_id, to_slave_id
@@ -23,22 +25,29 @@ DEFAULT_TIMING = {"rekey_period_ms": 10000, "grace_ms": 500, "retry_ms": 200,
 
 
 class Pdu:
-    def __init__(self, index, cluster, spec, node):
+    def __init__(self, index, cluster, spec, node, multi=None):
         self.index = index
         self.cluster = cluster
         self.name = spec["name"]
         self.can_id = spec["can_id"]
         self.sender = spec["sender"]
         self.fd = spec.get("fd", False)
+        # "freshness": "multi": the node's multi-counter layout decides the
+        # freshness value (keyagent.secoc.multi_counter); else one counter.
+        self.multi = multi if spec.get("freshness") == "multi" else None
+        fv_bits = multi.layout.fv_bits if self.multi is not None else spec.get("fv_bits")
         self.layout = secoc.layout_for_profile(spec["profile"], spec["data_id"], spec["length"],
-                                               spec.get("fv_bits"), self.fd)
+                                               fv_bits, self.fd)
         self.tx = secoc.SecOCTx(self.layout, self.fvm()) if self.sender == node else None
         self.rx = None if self.tx else secoc.SecOCRx(self.layout, self.fvm(1))
         self.high_fv = 0  # highest freshness value seen in the current epoch
 
-    def fvm(self, attempts=0, start=0):
+    def fvm(self, attempts=0, start=0, joined=False):
+        # joined: keys of an epoch this node may have used before a reboot.
         if not self.layout.fv_bits:
             return None
+        if self.multi is not None:
+            return self.multi.fvm(self.layout.tx_fv_bits, attempts, joined)
         f = CounterFreshness(self.layout.fv_bits, self.layout.tx_fv_bits, attempts)
         f.restart(start)
         return f
@@ -83,6 +92,7 @@ class KeyAgent:
         self.timing.update(config.get("timing", {}))
         self.pdus = []
         self.by_can_id = {}
+        self.multi = multi_counter.MultiCounter(config, storage) if multi_counter.uses_multi(config) else None
         cluster_ids = []
         index = -1  # PDU indexes count every PDU of the configuration, in order
         for cluster in config["clusters"]:
@@ -95,7 +105,7 @@ class KeyAgent:
                 if not member or (receivers is not None and self.node != spec["sender"]
                                   and self.node not in receivers):
                     continue  # not ours to verify: the CAN controller filters it out
-                pdu = Pdu(index, cluster["id"], spec, self.node)
+                pdu = Pdu(index, cluster["id"], spec, self.node, self.multi)
                 self.pdus.append(pdu)
                 self.by_can_id[pdu.can_id] = pdu
         self.cluster_ids = cluster_ids
@@ -144,7 +154,8 @@ class KeyAgent:
         self._out.append((pdu.can_id, bytes(self._frame[0:n]), pdu.fd))
         if self.current is not None:
             self.current.frames += 1
-            pdu.high_fv = pdu.tx.fvm.counter if pdu.tx.fvm else 0
+            if pdu.multi is None:  # multi-counter values need no floors
+                pdu.high_fv = pdu.tx.fvm.counter if pdu.tx.fvm else 0
         return n
 
     def on_frame(self, can_id, data, now):
@@ -155,6 +166,11 @@ class KeyAgent:
             return self._verify(pdu, data, now) if pdu.rx is not None else None
         if can_id == ACTIVATE_ID:
             self.rekey.on_activate(data, now)
+            return
+        if self.multi is not None and can_id == self.multi.can_id:
+            reason = self.multi.on_frame(data)
+            if reason:
+                self.count(SYNC_REASONS[reason])
             return
         if can_id in self.links:
             ch = self._channel(can_id)
@@ -181,9 +197,15 @@ class KeyAgent:
             self._retire_alt()
         self.rekey.poll(now)
         self._drain_all(now)
+        if self.multi is not None:
+            frame = self.multi.poll(now)
+            if frame is not None:
+                self._out.append((self.multi.can_id, frame, False))
 
     def next_timer(self, now):
         t = self.rekey.next_timer(now)
+        if self.multi is not None:
+            t = min(t, self.multi.next_timer(now))
         if self.alt is not None and not self.alt_pending:
             t = min(t, self.grace_until)
         for ch in self._channels.values():
@@ -253,16 +275,18 @@ class KeyAgent:
             for pdu in self.pdus:
                 start = floor.get(pdu.index, 0)
                 ep = pdu.tx or pdu.rx
-                ep.key, ep.fvm = keys.clusters[pdu.cluster], pdu.fvm(1, start)
+                ep.key, ep.fvm = keys.clusters[pdu.cluster], pdu.fvm(1, start, True)
                 pdu.high_fv = start
             if old is not None:
                 old.zeroise()
+            self._keys_changed(now)
         else:
             self._retire_alt()
             self.alt, self.alt_pending = keys, True
             for pdu in self.pdus:
                 if pdu.rx is not None:
                     pdu.rx.alt_key, pdu.rx.alt_fvm = keys.clusters[pdu.cluster], pdu.fvm(1)
+            self._keys_changed(now)
         self.event(now, "key_installed", epoch)
 
     def activate(self, now):
@@ -281,6 +305,7 @@ class KeyAgent:
                 pdu.tx.key, pdu.tx.fvm = keys.clusters[pdu.cluster], pdu.fvm()
             else:
                 pdu.rx.swap_keys()
+        self._keys_changed(now)
         self.event(now, "epoch_active", keys.epoch)
         return True
 
@@ -312,6 +337,11 @@ class KeyAgent:
         self.alt.zeroise()
         self.alt = None
         self.alt_pending = False
+        self._keys_changed(0)
+
+    def _keys_changed(self, now):
+        if self.multi is not None:
+            self.multi.set_keys(self.current, self.alt, now)
 
     def _verify(self, pdu, data, now):
         rx = pdu.rx
@@ -327,7 +357,7 @@ class KeyAgent:
         else:
             if self.current is not None:
                 self.current.frames += 1
-            if rx.fv > pdu.high_fv:
+            if rx.fv > pdu.high_fv and pdu.multi is None:
                 pdu.high_fv = rx.fv
         if self.on_payload is not None:
             self.on_payload(pdu, memoryview(data)[rx.payload_off:rx.payload_off + rx.payload_len])

@@ -82,9 +82,10 @@ class MultiCounterFreshness:
     # reset counters from the SyncState shared by every PDU of the ECU, a
     # message counter per PDU, the reset flag. The receiver rebuilds the
     # value from the truncated bits: the reset cycle from the last sync, or
-    # up to `missed` cycles ahead of it (a sync message it missed; the reset
-    # flag, when the layout has one, says how many), the message counter by
-    # the counter rule of CounterFreshness, with `attempts` carries.
+    # up to `missed` cycles ahead of it or behind it (a sync message the
+    # receiver or the sender missed; the reset flag, when the layout has
+    # one, rules out the others), the message counter by the counter rule
+    # of CounterFreshness, with `attempts` carries.
     #
     # closed: this endpoint may have been sending or receiving under the same
     # key before a reboot (it joined an active epoch). Then the first reset
@@ -96,11 +97,9 @@ class MultiCounterFreshness:
         self.fv_bits = layout.fv_bits
         self.tx_bits = layout.tx_bits
         self.custom_wire = not layout.wire_is_low_bits()
-        if layout.flag_bits:
-            missed = min(missed, (1 << layout.flag_bits) - 1)
         self.missed = missed
         self.msg_attempts = attempts
-        self.attempts = (missed + 1) * (attempts + 1) - 1  # what the engine tries
+        self.attempts = (2 * missed + 1) * (attempts + 1) - 1  # what the engine tries
         self.msg = 0  # last message counter sent, within tx_cycle
         self.tx_cycle = -1  # (trip, reset) as one int, when msg was last reset
         self.floor = -2 if closed else -1  # cycles up to this one are closed
@@ -135,7 +134,10 @@ class MultiCounterFreshness:
     def candidate(self, trunc, attempt):
         # The attempt-th possible complete value, or -1 when there is none.
         n = 0
-        for ahead in range(self.missed + 1):
+        for i in range(2 * self.missed + 1):
+            ahead = (i + 1) >> 1  # 0, 1, -1, 2, -2, ..
+            if not i & 1:
+                ahead = -ahead
             for carry in range(self.msg_attempts + 1):
                 fv = self._candidate(trunc, ahead, carry)
                 if fv >= 0:
@@ -151,6 +153,8 @@ class MultiCounterFreshness:
             return -1
         trip = s.trip
         reset = s.reset + ahead
+        if reset < 0:
+            return -1
         if reset >> lay.reset_bits:  # the reset counter wrapped: a new trip
             trip += 1
             reset -= 1 << lay.reset_bits
