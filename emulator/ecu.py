@@ -38,6 +38,8 @@ class EmulatedEcu:
             self.from_module = UartDirection(self.clock, baud, self._module_bytes)
         self.agent = KeyAgent(self.config, self.storage, module)
         self.wanted = set(self.agent.by_can_id) | set(self.agent.links) | {ACTIVATE_ID}
+        if self.agent.multi is not None:
+            self.wanted.add(self.agent.multi.can_id)  # the freshness sync message
         self.vehicle.bus.set_filter(self.bus_node, self.wanted)
         self.epoch = None
         self.first_ok_ns = None  # when this boot first verified a frame

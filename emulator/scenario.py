@@ -4,7 +4,9 @@
 #   name, seed, duration_s, dbc, bitrate, data_bitrate, bus_load,
 #   [rekey]      period_ms, grace_ms, retry_ms, activate_deadline_ms,
 #                key_lifetime_ms, key_lifetime_frames, can_fd (rekey in CAN FD frames)
-#   [freshness]  profile1_fv_bits (complete FV length of Profile 1 PDUs)
+#   [freshness]  profile1_fv_bits (complete FV length of Profile 1 PDUs),
+#                mode ("single" or "multi": multi-counter freshness on every
+#                PDU, docs/freshness.md), layout (name or text), sync_period_ms
 #   [qkd]        km, loss_db_per_km, max_keys, key_rate_scale, uart_baud
 #   [[ecu]]      name (a DBC node), role ("master" once), module (bool),
 #                process ("inline" or "micropython")
@@ -72,6 +74,16 @@ def check(data, base=ROOT):
     for e in s["ecu"]:
         if e.get("process", "inline") not in ("inline", "micropython"):
             raise ScenarioError("ecu %s: process is \"inline\" or \"micropython\"" % e["name"])
+    fresh = s["freshness"]
+    if fresh.get("mode", "single") not in ("single", "multi"):
+        raise ScenarioError("freshness mode is \"single\" or \"multi\"")
+    if "layout" in fresh:
+        from keyagent.secoc.fv_layout import FreshnessLayout
+
+        try:
+            FreshnessLayout(str(fresh["layout"]))
+        except ValueError as e:
+            raise ScenarioError(str(e)) from None
     for a in s["attack"]:
         if a.get("kind") not in _ATTACKS:
             raise ScenarioError("attack kind must be one of %s" % ", ".join(_ATTACKS))

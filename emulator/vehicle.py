@@ -100,6 +100,7 @@ class Vehicle:
         s = self.scenario
         rng = self.rng_for("provisioning")
         fv1 = s["freshness"].get("profile1_fv_bits", 32)
+        multi = s["freshness"].get("mode", "single") == "multi"
         names = [e["name"] for e in ordered]
         clusters = []
         for e in ordered:
@@ -117,6 +118,8 @@ class Vehicle:
                              "fv_bits": fv1 if m.profile == 1 else None, "fd": m.is_fd,
                              "sender": self.nodes[e["name"]], "receivers": receivers,
                              "period_ms": m.period_ns // MS})
+                if multi:
+                    pdus[-1]["freshness"] = "multi"
             clusters.append({"id": len(clusters) + 1, "members": sorted(members), "pdus": pdus})
         r = s["rekey"]
         timing = {"rekey_period_ms": r.get("period_ms", 5000), "grace_ms": r.get("grace_ms", 500),
@@ -136,6 +139,11 @@ class Vehicle:
         if r.get("can_fd"):  # rekey channels and ACTIVATE in CAN FD frames of up to 64 bytes
             for config in configs.values():
                 config["isotp_tx_dl"] = 64
+        if multi:  # docs/freshness.md: the layout and the sync message
+            f = s["freshness"]
+            freshness = {"layout": f.get("layout", "jaspar"), "sync_period_ms": f.get("sync_period_ms", 500)}
+            for config in configs.values():
+                config["freshness"] = freshness
         return configs
 
     def _traffic(self):

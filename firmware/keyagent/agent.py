@@ -9,8 +9,6 @@
 # operator should know goes to `events`.
 from keyagent.secoc import engine as secoc
 from keyagent.secoc.freshness import CounterFreshness
-from keyagent.secoc import multi_counter
-from keyagent.secoc.fv_sync import SYNC_REASONS
 from keyagent.isotp.connection import IsoTpConnection, IsoTpReceiver, IsoTpSender
 from keyagent.isotp.frames import sf_capacity
 from keyagent.rekey.ids import ACTIVATE_ID, to_master_id, to_slave_id
@@ -25,6 +23,8 @@ DEFAULT_TIMING = {"rekey_period_ms": 10000, "grace_ms": 500, "retry_ms": 200,
 
 
 class Pdu:
+    multi = None  # the node's MultiCounter for a multi-counter PDU
+
     def __init__(self, index, cluster, spec, node, multi=None):
         self.index = index
         self.cluster = cluster
@@ -34,8 +34,10 @@ class Pdu:
         self.fd = spec.get("fd", False)
         # "freshness": "multi": the node's multi-counter layout decides the
         # freshness value (keyagent.secoc.multi_counter); else one counter.
-        self.multi = multi if spec.get("freshness") == "multi" else None
-        fv_bits = multi.layout.fv_bits if self.multi is not None else spec.get("fv_bits")
+        fv_bits = spec.get("fv_bits")
+        if spec.get("freshness") == "multi":
+            self.multi = multi
+            fv_bits = multi.layout.fv_bits
         self.layout = secoc.layout_for_profile(spec["profile"], spec["data_id"], spec["length"],
                                                fv_bits, self.fd)
         self.tx = secoc.SecOCTx(self.layout, self.fvm()) if self.sender == node else None
@@ -60,24 +62,26 @@ class _Channel:
     def __init__(self, rx_id, tx_id, max_rx, tx_dl):
         self.rx_id = rx_id
         self.tx_id = tx_id
-        self.fd = tx_dl > 8
+        fd = tx_dl > 8
         # Classic frames are padded to 8 bytes with 0xCC; on CAN FD, frames
         # of up to 8 bytes (flow control) go unpadded and longer ones are
         # padded with 0xCC to a CAN FD length (ISO 15765-2:2016).
-        pad = None if self.fd else 0xCC
+        pad = None if fd else 0xCC
         # Short ISO-TP timeouts: the rekey protocol retries on its own.
-        self.conn = IsoTpConnection(IsoTpSender(self.fd, tx_dl, padding=pad, n_bs_ms=_ISOTP_TIMEOUT_MS),
-                                    IsoTpReceiver(max_rx, self.fd, padding=pad, n_cr_ms=_ISOTP_TIMEOUT_MS))
-        self.sf_max = sf_capacity(tx_dl)
+        self.conn = IsoTpConnection(IsoTpSender(fd, tx_dl, padding=pad, n_bs_ms=_ISOTP_TIMEOUT_MS),
+                                    IsoTpReceiver(max_rx, fd, padding=pad, n_cr_ms=_ISOTP_TIMEOUT_MS))
         self.queue = []
 
     def holds_transfer(self):
-        # True while a multi-frame transfer is under way or waiting: a
-        # single frame goes out at once and holds nothing.
-        if self.conn.sender.busy() or self.conn.receiver.next_deadline_ms() is not None:
+        # True while a multi-frame transfer is under way or waiting. On CAN
+        # FD a message that fits one frame goes out at once and holds
+        # nothing; on classic CAN every channel counts, as it always did.
+        if not self.conn.sender.fd or self.conn.sender.busy() \
+                or self.conn.receiver.next_deadline_ms() is not None:
             return True
+        sf_max = sf_capacity(self.conn.sender.tx_dl)
         for msg in self.queue:
-            if len(msg) > self.sf_max:
+            if len(msg) > sf_max:
                 return True
         return False
 
@@ -92,7 +96,7 @@ class KeyAgent:
         self.timing.update(config.get("timing", {}))
         self.pdus = []
         self.by_can_id = {}
-        self.multi = multi_counter.MultiCounter(config, storage) if multi_counter.uses_multi(config) else None
+        self.multi = None  # keyagent.secoc.multi_counter, for "freshness": "multi" PDUs
         cluster_ids = []
         index = -1  # PDU indexes count every PDU of the configuration, in order
         for cluster in config["clusters"]:
@@ -101,6 +105,11 @@ class KeyAgent:
                 cluster_ids.append(cluster["id"])
             for spec in cluster["pdus"]:
                 index += 1
+                if spec.get("freshness") == "multi" and self.multi is None:
+                    # Imported only when used: a board without it stays lean.
+                    from keyagent.secoc.multi_counter import MultiCounter
+
+                    self.multi = MultiCounter(config, storage)
                 receivers = spec.get("receivers")
                 if not member or (receivers is not None and self.node != spec["sender"]
                                   and self.node not in receivers):
@@ -169,8 +178,8 @@ class KeyAgent:
             return
         if self.multi is not None and can_id == self.multi.can_id:
             reason = self.multi.on_frame(data)
-            if reason:
-                self.count(SYNC_REASONS[reason])
+            if reason is not None:
+                self.count(reason)
             return
         if can_id in self.links:
             ch = self._channel(can_id)
@@ -317,7 +326,7 @@ class KeyAgent:
         if ch.queue and not ch.conn.sender.busy():
             ch.conn.send(ch.queue.pop(0), now)
         for frame in ch.conn.poll(now):
-            self._out.append((ch.tx_id, bytes(frame), ch.fd))
+            self._out.append((ch.tx_id, bytes(frame), ch.conn.sender.fd))
         if not ch.queue and ch.conn.next_deadline_ms() is None:
             del self._channels[ch.rx_id]  # idle: give its buffers back
 

@@ -153,6 +153,9 @@ class MultiCounterFreshness:
             return -1
         trip = s.trip
         reset = s.reset + ahead
+        if ahead == -1 and s.prev_trip >= 0:
+            trip = s.prev_trip  # the cycle before the last sync, as it was
+            reset = s.prev_reset
         if reset < 0:
             return -1
         if reset >> lay.reset_bits:  # the reset counter wrapped: a new trip
@@ -199,4 +202,6 @@ class MultiCounterFreshness:
         self.last = fv
 
     def ready(self):
-        return self.sync.valid
+        # False while there are no counters yet or their cycle is closed.
+        s = self.sync
+        return s.valid and self._open(self._cycle(s.trip, s.reset))

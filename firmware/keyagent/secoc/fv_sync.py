@@ -30,6 +30,10 @@ class SyncState:
         self.trip = 0
         self.reset = 0
         self.valid = False
+        # The cycle before the current one, for frames sent just before a
+        # sync by an ECU that had not seen it yet (a new trip included).
+        self.prev_trip = -1
+        self.prev_reset = -1
         self._buf = bytearray((((layout.bits(layout.sync_auth) + 7) >> 3 >> 4) + 1) << 4)
         self._tag = bytearray(16)
 
@@ -42,15 +46,22 @@ class SyncState:
         if trip >> self.trip_bits:
             raise ValueError("trip counter exhausted")
         storage.put("trip", trip)
-        self.trip = trip
-        self.reset = 0
-        self.valid = True
+        self._adopt(trip, 0)
 
     def next_reset(self, storage):
         # The next reset cycle; when the reset counter wraps, a new trip.
-        self.reset += 1
-        if self.reset >> self.reset_bits:
+        if (self.reset + 1) >> self.reset_bits:
             self.start_trip(storage)
+        else:
+            self._adopt(self.trip, self.reset + 1)
+
+    def _adopt(self, trip, reset):
+        if self.valid:
+            self.prev_trip = self.trip
+            self.prev_reset = self.reset
+        self.trip = trip
+        self.reset = reset
+        self.valid = True
 
     def build(self, data_id, cmac, out):
         # Writes the sync PDU into out; returns its length.
@@ -92,9 +103,7 @@ class SyncState:
         floor = storage.get("trip", 0) if storage is not None else 0
         if trip < (floor or 0) or (self.valid and (trip, reset) <= (self.trip, self.reset)):
             return SYNC_STALE
-        self.trip = trip
-        self.reset = reset
-        self.valid = True
+        self._adopt(trip, reset)
         if storage is not None:
             storage.put("trip", trip)
         return SYNC_OK

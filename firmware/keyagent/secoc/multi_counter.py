@@ -16,19 +16,11 @@ from keyagent.crypto import kdf
 from keyagent.crypto.cmac import Cmac
 from keyagent.secoc.freshness import MultiCounterFreshness
 from keyagent.secoc.fv_layout import FreshnessLayout
-from keyagent.secoc.fv_sync import SYNC_MAC_MISMATCH, SYNC_OK, SyncState
+from keyagent.secoc.fv_sync import SYNC_MAC_MISMATCH, SYNC_OK, SYNC_REASONS, SyncState
 
 SYNC_LABEL = b"qkd-secoc fv sync"
 DEFAULT_SYNC_ID = 0x6F1
 _FAR = 3600000
-
-
-def uses_multi(config):
-    for cluster in config.get("clusters", ()):
-        for spec in cluster.get("pdus", ()):
-            if spec.get("freshness") == "multi":
-                return True
-    return False
 
 
 def sync_key(k_epoch, epoch):
@@ -87,14 +79,13 @@ class MultiCounter:
         return keys.epoch, sync_key(keys.k_epoch, keys.epoch)
 
     def on_frame(self, data):
-        # SYNC_OK or a rejection reason (keyagent.secoc.fv_sync).
-        if self.is_master:
-            return SYNC_MAC_MISMATCH  # only the FV master sends it
-        reason = SYNC_MAC_MISMATCH
+        # None when the sync message is taken, else the rejection reason's
+        # name (keyagent.secoc.fv_sync.SYNC_REASONS), for the agent to count.
+        reason = SYNC_MAC_MISMATCH  # the FV master takes no sync: it sends it
         for key in (self.key, self.alt_key):
-            if key is not None and reason == SYNC_MAC_MISMATCH:
+            if key is not None and reason == SYNC_MAC_MISMATCH and not self.is_master:
                 reason = self.state.check(self.data_id, key, data, len(data), self.storage)
-        return reason
+        return None if reason == SYNC_OK else SYNC_REASONS[reason]
 
     def poll(self, now):
         # The sync frame to send now, or None.
