@@ -50,7 +50,7 @@ class StandIn:
     def answer(self, msg, now):
         epoch = msgs.get32(msg, 1)
         if msg[0] == msgs.ANNOUNCE:
-            self.conn.send(msgs.ack(self.agent.alt.confirm(), self.node, epoch), now)
+            self.conn.send(msgs.ack(self.agent.keys.pending.confirm(), self.node, epoch), now)
         elif msg[0] == msgs.DELIVER:
             _, _, m1, m2, m3, _ = msgs.parse_deliver(msg[:-8])
             erc, m4, m5 = self.she.load_key(m1, m2, m3)
@@ -107,7 +107,7 @@ def main():
         used = gc.mem_alloc() - base
         if used > peak:
             peak = used
-    if agent.current is None or agent.current.epoch != 1 or agent.alt is not None:
+    if agent.current is None or agent.current.epoch != 1 or agent.keys.retiring is not None:
         raise RuntimeError("the rekey cycle did not complete")
     print("BENCH mpy_agent_heap_built %d B" % built)
     print("BENCH mpy_agent_heap_peak %d B" % (peak - stand_in_bytes))

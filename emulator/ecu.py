@@ -21,6 +21,7 @@ class EmulatedEcu:
         self.storage = MemoryStorage()  # the ECU's flash: survives resets
         self.bus_node = vehicle.bus.attach(name, self._receive)
         self.resets = 0
+        self.events = []  # every agent event of every boot: (ms, kind, detail)
         self._wake_at = None
         self._wake_handle = None
         self.boot()
@@ -90,6 +91,12 @@ class EmulatedEcu:
             self.bus_node.send(can_id, data, fd=fd)
         if agent.module is not None:
             self.to_module.write(agent.module_data())
+        if agent.events:  # taken out as a board's console does, so none is dropped
+            for t, kind, detail in agent.events:
+                if kind == "epoch_announced":
+                    self.vehicle.announced[detail] = t  # for the rekey latencies
+            self.events.extend(agent.events)
+            agent.events = []
         epoch = agent.current.epoch if agent.current is not None else None
         if epoch != self.epoch:
             self.epoch = epoch

@@ -248,7 +248,6 @@ class Vehicle:
         return paths
 
     def _sample(self):
-        self.announced.update(self.master.agent.rekey.announced_times)
         self.pair.advance(self.clock.now / S)
         st = self.pair.status()
         self.timeline.append((self.clock.now, st["stored_key_count"], st["qber"], st["alarm"],
@@ -272,8 +271,7 @@ class Vehicle:
         # Announce (the master installing the pending epoch) to the last ECU
         # on it, for every epoch every in-process ECU reached.
         out = []
-        announced = self.announced
-        announced.update(self.master.agent.rekey.announced_times)
+        announced = self.announced  # from the master's epoch_announced events
         for epoch, reached in sorted(self.epoch_reached.items()):
             if epoch in announced and len(reached) == len(self.ecus):
                 out.append((max(reached.values()) - announced[epoch] * MS) / MS)
@@ -285,7 +283,7 @@ class Vehicle:
         status = self.pair.status()
         events = {}
         for ecu in self.ecus.values():
-            for _, kind, _ in ecu.agent.events:
+            for _, kind, _ in ecu.events:
                 events[kind] = events.get(kind, 0) + 1
         return {
             "scenario": self.scenario["name"], "seed": self.seed,

@@ -12,7 +12,7 @@ from keyagent.secoc.freshness import CounterFreshness
 from keyagent.isotp.connection import IsoTpConnection, IsoTpReceiver, IsoTpSender
 from keyagent.isotp.frames import sf_capacity
 from keyagent.rekey.ids import ACTIVATE_ID, to_master_id, to_slave_id
-from keyagent.rekey.keyring import EpochKeys
+from keyagent.rekey.keyslots import KeySlots
 
 _MAX_EVENTS = 256
 _MAX_QUEUED = 2  # ISO-TP messages waiting per channel; older ones give way
@@ -67,19 +67,24 @@ class _Channel:
         # of up to 8 bytes (flow control) go unpadded and longer ones are
         # padded with 0xCC to a CAN FD length (ISO 15765-2:2016).
         pad = None if fd else 0xCC
-        # Short ISO-TP timeouts: the rekey protocol retries on its own.
-        self.conn = IsoTpConnection(IsoTpSender(fd, tx_dl, padding=pad, n_bs_ms=_ISOTP_TIMEOUT_MS),
-                                    IsoTpReceiver(max_rx, fd, padding=pad, n_cr_ms=_ISOTP_TIMEOUT_MS))
+        # Short ISO-TP timeouts: the rekey protocol retries on its own. Our
+        # peers always answer CTS, block size 0, STmin 0 (the protocol says
+        # so): any other flow control is forged and must not stop or slow us.
+        self.conn = IsoTpConnection(
+            IsoTpSender(fd, tx_dl, padding=pad, n_bs_ms=_ISOTP_TIMEOUT_MS, peer_fc=(0, 0)),
+            IsoTpReceiver(max_rx, fd, padding=pad, n_cr_ms=_ISOTP_TIMEOUT_MS))
         self.queue = []
 
-    def holds_transfer(self):
-        # True while a multi-frame transfer is under way or waiting. On CAN
-        # FD a message that fits one frame goes out at once and holds
-        # nothing; on classic CAN every channel counts, as it always did.
-        if not self.conn.sender.fd or self.conn.sender.busy() \
-                or self.conn.receiver.next_deadline_ms() is not None:
+    def sending(self):
+        # True while we send, or have queued, a transfer that needs flow
+        # control. On CAN FD a message that fits one frame goes out at once
+        # and holds nothing; on classic CAN every queued message counts.
+        s = self.conn.sender
+        if s.busy():
             return True
-        sf_max = sf_capacity(self.conn.sender.tx_dl)
+        if not s.fd:
+            return len(self.queue) > 0
+        sf_max = sf_capacity(s.tx_dl)
         for msg in self.queue:
             if len(msg) > sf_max:
                 return True
@@ -87,7 +92,14 @@ class _Channel:
 
 
 class KeyAgent:
-    def __init__(self, config, storage, module=None):
+    def __init__(self, config, storage, module=None, rand=None):
+        # rand(n): n random bytes, for the JOIN nonces (they must never
+        # repeat across boots); os.urandom unless the caller has a better one.
+        if rand is None:
+            import os
+
+            rand = os.urandom
+        self.rand = rand
         self.node = config["node"]
         self.role = config["role"]
         self.storage = storage
@@ -118,10 +130,6 @@ class KeyAgent:
                 self.pdus.append(pdu)
                 self.by_can_id[pdu.can_id] = pdu
         self.cluster_ids = cluster_ids
-        self.current = None  # EpochKeys in use
-        self.alt = None  # pending (next epoch) or retiring (grace) keys
-        self.alt_pending = False
-        self.grace_until = 0
         self.on_payload = None
         self.events = []
         self.dropped_events = 0
@@ -135,6 +143,9 @@ class KeyAgent:
         self.tx_dl = config.get("isotp_tx_dl", 8)
         self.links = {}
         self._channels = {}
+        self.keys = KeySlots(self.pdus, cluster_ids, self.timing["grace_ms"], self.event)
+        if self.multi is not None:
+            self.multi.slots = self.keys
         if self.role == "master":
             from keyagent.rekey.master import RekeyMaster
 
@@ -145,8 +156,13 @@ class KeyAgent:
             from keyagent.rekey.slave import RekeySlave
 
             self.rekey = RekeySlave(self, config)
-            # A DELIVER carries 5 bytes of freshness floor per PDU.
-            self.links[to_slave_id(self.node)] = (to_master_id(self.node), 80 + 5 * (index + 1))
+            # A DELIVER: 79 bytes, the MAC, 5 bytes of freshness floor per PDU.
+            self.links[to_slave_id(self.node)] = (to_master_id(self.node), 87 + 5 * (index + 1))
+
+    @property
+    def current(self):
+        # The EpochKeys this ECU sends with, or None.
+        return self.keys.current
 
     # What the caller drives.
 
@@ -157,12 +173,15 @@ class KeyAgent:
         # Protects and queues one application PDU. Returns the frame length,
         # or minus a secoc reason code (no key yet, freshness exhausted).
         pdu = name_or_pdu if isinstance(name_or_pdu, Pdu) else self.pdu(name_or_pdu)
+        if pdu.multi is not None:
+            self._sync(now)  # a due sync message goes first
         n = pdu.tx.protect(payload, len(payload), self._frame)
         if n < 0:
             return n
         self._out.append((pdu.can_id, bytes(self._frame[0:n]), pdu.fd))
-        if self.current is not None:
-            self.current.frames += 1
+        cur = self.keys.current
+        if cur is not None:
+            cur.frames += 1
             if pdu.multi is None:  # multi-counter values need no floors
                 pdu.high_fv = pdu.tx.fvm.counter if pdu.tx.fvm else 0
         return n
@@ -177,7 +196,7 @@ class KeyAgent:
             self.rekey.on_activate(data, now)
             return
         if self.multi is not None and can_id == self.multi.can_id:
-            reason = self.multi.on_frame(data)
+            reason = self.multi.on_frame(data, now)
             if reason is not None:
                 self.count(reason)
             return
@@ -202,21 +221,16 @@ class KeyAgent:
         if self.module is not None:
             self.module.handle_timers(now)
             self._module_results(now)
-        if self.alt is not None and not self.alt_pending and now >= self.grace_until:
-            self._retire_alt()
+        self.keys.poll(now)
         self.rekey.poll(now)
         self._drain_all(now)
         if self.multi is not None:
-            frame = self.multi.poll(now)
-            if frame is not None:
-                self._out.append((self.multi.can_id, frame, False))
+            self._sync(now)
 
     def next_timer(self, now):
-        t = self.rekey.next_timer(now)
+        t = min(self.rekey.next_timer(now), self.keys.next_timer(now))
         if self.multi is not None:
             t = min(t, self.multi.next_timer(now))
-        if self.alt is not None and not self.alt_pending:
-            t = min(t, self.grace_until)
         for ch in self._channels.values():
             d = ch.conn.next_deadline_ms()
             if d is not None:
@@ -259,68 +273,26 @@ class KeyAgent:
             ch.queue.pop(0)  # a retry supersedes what is still waiting
         ch.queue.append(msg)
 
-    def channels_in_use(self):
-        # Channels holding a multi-frame transfer (what the master limits).
+    def sends_in_use(self):
+        # ISO-TP transfers we are sending or have queued. Channels that only
+        # receive do not count: anyone can open those with a forged frame.
         n = 0
         for ch in self._channels.values():
-            if ch.holds_transfer():
+            if ch.sending():
                 n += 1
         return n
 
     def broadcast(self, can_id, data):
         self._out.append((can_id, bytes(data), self.tx_dl > 8))
 
-    def install(self, epoch, k_epoch, active, now, floors=()):
-        # New epoch keys: pending (accepted, not yet sent with) or, for a
-        # node joining an active epoch, current at once.
-        keys = EpochKeys(epoch, k_epoch, self.cluster_ids)
-        if active:
-            self._retire_alt()
-            old, self.current = self.current, keys
-            keys.since_ms = now
-            floor = {}
-            for index, fv in floors:
-                floor[index] = fv
-            for pdu in self.pdus:
-                start = floor.get(pdu.index, 0)
-                ep = pdu.tx or pdu.rx
-                ep.key, ep.fvm = keys.clusters[pdu.cluster], pdu.fvm(1, start, True)
-                pdu.high_fv = start
-            if old is not None:
-                old.zeroise()
-            self._keys_changed(now)
-        else:
-            self._retire_alt()
-            self.alt, self.alt_pending = keys, True
-            for pdu in self.pdus:
-                if pdu.rx is not None:
-                    pdu.rx.alt_key, pdu.rx.alt_fvm = keys.clusters[pdu.cluster], pdu.fvm(1)
-            self._keys_changed(now)
-        self.event(now, "key_installed", epoch)
-
-    def activate(self, now):
-        # The switch to the pending epoch: send with it from now on; keep the
-        # old keys for the grace period.
-        if self.alt is None or not self.alt_pending:
-            return False
-        keys = self.alt
-        self.alt, self.current = self.current, keys
-        self.alt_pending = False
-        keys.since_ms = now
-        self.grace_until = now + self.timing["grace_ms"]
-        for pdu in self.pdus:
-            pdu.high_fv = 0
-            if pdu.tx is not None:
-                pdu.tx.key, pdu.tx.fvm = keys.clusters[pdu.cluster], pdu.fvm()
-            else:
-                pdu.rx.swap_keys()
-        self._keys_changed(now)
-        self.event(now, "epoch_active", keys.epoch)
-        return True
-
     def _drain_all(self, now):
         for ch in list(self._channels.values()):
             self._drain(ch, now)
+
+    def _sync(self, now):
+        frame = self.multi.poll(now)
+        if frame is not None:
+            self._out.append((self.multi.can_id, frame, False))
 
     def _drain(self, ch, now):
         if ch.queue and not ch.conn.sender.busy():
@@ -337,21 +309,6 @@ class KeyAgent:
             ch = self._channels[rx_id] = _Channel(rx_id, tx_id, max_rx, self.tx_dl)
         return ch
 
-    def _retire_alt(self):
-        if self.alt is None:
-            return
-        for pdu in self.pdus:
-            if pdu.rx is not None:
-                pdu.rx.alt_key = pdu.rx.alt_fvm = None
-        self.alt.zeroise()
-        self.alt = None
-        self.alt_pending = False
-        self._keys_changed(0)
-
-    def _keys_changed(self, now):
-        if self.multi is not None:
-            self.multi.set_keys(self.current, self.alt, now)
-
     def _verify(self, pdu, data, now):
         rx = pdu.rx
         reason = rx.verify(data, len(data))
@@ -360,12 +317,12 @@ class KeyAgent:
             return reason
         self.verified += 1
         if rx.used_alt:
-            if self.alt_pending:
+            if self.keys.pending is not None:
                 # Only senders that activated use the pending key.
                 self.rekey.on_implicit_activation(now)
         else:
-            if self.current is not None:
-                self.current.frames += 1
+            if self.keys.current is not None:
+                self.keys.current.frames += 1
             if rx.fv > pdu.high_fv and pdu.multi is None:
                 pdu.high_fv = rx.fv
         if self.on_payload is not None:

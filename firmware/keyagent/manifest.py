@@ -11,7 +11,7 @@ for name in ("__init__", "compat", "features", "storage", "agent", "node"):
     module("keyagent/%s.py" % name, base_path="..")
 for name in ("crypto", "secoc", "isotp", "optical", "hal", "board"):
     package("keyagent/" + name, base_path="..")
-rekey = ["__init__.py", "ids.py", "messages.py", "keyring.py", "slave.py"]
+rekey = ["__init__.py", "ids.py", "messages.py", "keyslots.py", "slave.py"]
 if options.role != "slave":
     rekey.append("master.py")
 package("keyagent/rekey", files=rekey, base_path="..")

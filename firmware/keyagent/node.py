@@ -218,7 +218,7 @@ class Node:
         reasons = sorted(a.rejected.items())
         rejected = ",".join("%s:%d" % r for r in reasons) if reasons else "-"
         epoch = a.current.epoch if a.current is not None else "-"
-        pending = a.alt.epoch if a.alt is not None and a.alt_pending else "-"
+        pending = a.keys.pending.epoch if a.keys.pending is not None else "-"
         self.out("status node=%d t=%d epoch=%s pending=%s verified=%d sent=%d unsent=%d rx=%d rejected=%s"
                  % (a.node, self.now, epoch, pending, a.verified, self.sent, self.unsent,
                     self.received, rejected))

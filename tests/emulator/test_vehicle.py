@@ -107,7 +107,7 @@ def test_eavesdropper_alarm_keeps_the_key_and_the_bus_authenticated():
         v.clock.call_at(int(t * S), lambda: unsent.append(v.stats.app_unsent))
     s = v.run()
     assert qber[0]["alarm"] and qber[0]["qber"] > 0.11
-    kinds = [k for _, k, _ in v.master.agent.events]
+    kinds = [k for _, k, _ in v.master.events]
     assert "qkd_alarm" in kinds and "qkd_keys_again" in kinds
     # No rekey while the link is in alarm, none missed afterwards, and every
     # frame sent in the meantime was protected and verified.
@@ -120,7 +120,7 @@ def test_eavesdropper_alarm_keeps_the_key_and_the_bus_authenticated():
 def test_unplugged_master_module_keeps_the_current_key():
     v = make(duration_s=5.0, fault=[{"kind": "unplug", "ecu": "GATEWAY", "at_s": 1.5, "duration_s": 2.0}])
     s = v.run()
-    kinds = [k for _, k, _ in v.master.agent.events]
+    kinds = [k for _, k, _ in v.master.events]
     assert "qkd_key_unavailable" in kinds or "qkd_alarm" in kinds
     assert s["authentic_rejected"] == 0
     assert len(set(x.epoch for x in v.ecus.values())) == 1

@@ -41,8 +41,8 @@ def test_garbage_never_raises_nor_moves_an_epoch(node, data):
     agent.poll(SIM.t)
     agent.pop_frames()
     assert agent.current.epoch == before
-    if agent.alt is not None:
-        assert not agent.alt_pending or agent.alt.epoch == before + 1
+    if agent.keys.pending is not None:
+        assert agent.keys.pending.epoch == before + 1
 
 
 def test_the_vehicle_still_works_after_the_garbage():

@@ -39,7 +39,8 @@ def test_round_trip(cfg, data):
         if fc is not None:
             tx.on_frame(fc, now)
     assert got == data and tx.sent == 1 and rx.rejected == {}
-    assert now <= frames * F.stmin_ms(stmin)  # never slower than STmin asks
+    gap_ms = (F.stmin_us(stmin) + 999) // 1000 + (1 if stmin else 0)
+    assert now <= frames * gap_ms  # never slower than STmin (kept on a ms clock) asks
 
 
 frames = st.one_of(

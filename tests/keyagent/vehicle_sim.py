@@ -100,6 +100,7 @@ class Sim:
         self.storages = {}
         self.agents = {}
         self.t = 0
+        self._rand = 4321
         self.drop = None  # drop(can_id, data, receiver_node) -> True to lose it
         self.received = {}  # node -> verified payload count
         self.sent = 0
@@ -108,10 +109,18 @@ class Sim:
             self.storages[node] = MemoryStorage()
             self.boot(node)
 
+    def rand(self, n):
+        # Deterministic runs: the nonces come from a seeded LCG.
+        out = bytearray(n)
+        for i in range(n):
+            self._rand = (self._rand * 1103515245 + 12345) & 0x7FFFFFFF
+            out[i] = self._rand >> 16 & 0xFF
+        return bytes(out)
+
     def boot(self, node):
         cfg = self.configs[node]
         module = FakeModule(self.pool, node) if cfg.get("module") else None
-        a = KeyAgent(cfg, self.storages[node], module)
+        a = KeyAgent(cfg, self.storages[node], module, self.rand)
         self.received.setdefault(node, 0)
 
         def got(pdu, data, node=node):

@@ -20,7 +20,7 @@ try:
     import cryptolib
 
     def _native_new(key):
-        return cryptolib.aes(bytes(key), 1)
+        return cryptolib.aes(key, 1)  # no bytes copy of the key: it could not be wiped
 
     _native_new_decrypt = _native_new
     _NATIVE = "cryptolib"

@@ -30,18 +30,26 @@ def _put32(buf, off, value):
 
 
 def fixed_input(label, context, l_bits):
-    # Label || 0x00 || Context || [L]_32
+    # Label || 0x00 || Context || [L]_32, in a bytearray the caller wipes
+    # (the context may hold key material).
     buf = bytearray(len(label) + len(context) + 5)
     n = len(label)
     buf[0:n] = label
     buf[n] = 0
     buf[n + 1 : n + 1 + len(context)] = context
     _put32(buf, len(buf) - 4, l_bits)
-    return bytes(buf)
+    return buf
+
+
+def _wipe(buf):
+    for i in range(len(buf)):
+        buf[i] = 0
 
 
 def kdf_counter(key, fixed, out_len):
-    # KO of out_len bytes from key (16 bytes) and the whole fixed input.
+    # KO of out_len bytes from key (16 bytes) and the whole fixed input, as a
+    # bytearray the caller owns and wipes: no immutable copy of key material
+    # is left behind here (MicroPython cannot wipe a `bytes`).
     if len(key) != 16:
         raise ValueError("the AES-128-CMAC PRF takes a 16-byte key")
     if not 0 < out_len <= _MAX_BLOCKS * 16:
@@ -49,24 +57,26 @@ def kdf_counter(key, fixed, out_len):
     prf = Cmac(key)
     n = len(fixed) + 4
     buf = bytearray(((n >> 4) + 1) << 4)  # room for CMAC's in-place padding
-    out = bytearray(((out_len + 15) >> 4) << 4)
+    out = bytearray(out_len)
     block = bytearray(16)
     for i in range(1, (out_len + 15) // 16 + 1):
         _put32(buf, 0, i)
         buf[4:n] = fixed  # digest_into pads in place, so refill every round
         prf.digest_into(buf, n, block)
-        out[(i - 1) * 16 : i * 16] = block
+        off = (i - 1) * 16
+        take = min(16, out_len - off)
+        out[off : off + take] = memoryview(block)[0:take]
     prf.zeroise()
-    for i in range(16):
-        block[i] = 0
-    result = bytes(out[0:out_len])
-    for i in range(len(out)):
-        out[i] = 0
-    return result
+    _wipe(block)
+    _wipe(buf)
+    return out
 
 
 def derive(key, label, context, out_len):
-    return kdf_counter(key, fixed_input(label, context, out_len * 8), out_len)
+    fixed = fixed_input(label, context, out_len * 8)
+    out = kdf_counter(key, fixed, out_len)
+    _wipe(fixed)
+    return out
 
 
 def secoc_context(cluster_id, epoch):

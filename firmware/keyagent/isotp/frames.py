@@ -72,12 +72,6 @@ def stmin_us(raw):
     return 127000
 
 
-def stmin_ms(raw):
-    # The gap a millisecond clock must leave: 100..900 us round up to 1 ms,
-    # so a caller with a coarse clock never sends faster than asked.
-    return (stmin_us(raw) + 999) // 1000
-
-
 def flow_control(buf, status, block_size, stmin, padding):
     buf[0] = 0x30 | status
     buf[1] = block_size

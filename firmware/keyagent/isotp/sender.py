@@ -1,5 +1,10 @@
 # The sending side of ISO 15765-2 (ISO-TP), sans-I/O.
 #
+# Times are integer ticks of tick_us microseconds (default 1000: ms). The
+# caller's clock is read truncated, so a gap of STmin is kept as at least
+# one tick more than STmin: consecutive frames never go out faster than the
+# receiver asked, whatever the clock's phase (ISO 15765-2 9.6.5.4).
+#
 #   send(data, now_ms)        queue one message (ValueError when busy)
 #   poll(now_ms)              the next frame to put on the bus now, or None;
 #                             call until None, then again at next_deadline_ms()
@@ -11,6 +16,10 @@
 # within N_Bs), overflow (FC OVFLW), wft_overrun (more FC WAIT than
 # wft_max), bad_fs (unknown flow status). FCs that arrive when none is
 # awaited (unexpected_fc) or are too short (short_fc) are counted and ignored.
+# peer_fc=(block size, STmin): the only flow control the peer ever sends (a
+# protocol that fixes it, as the rekey protocol does); any other FC (WAIT,
+# OVFLW, other parameters) is then forged, counted as ignored_fc and
+# ignored, so it can neither abort nor slow the transfer.
 from keyagent.isotp import frames as F
 from keyagent.compat import const
 
@@ -24,7 +33,7 @@ _MAX_MESSAGE = const(0xFFFFFFFF)
 
 
 class IsoTpSender:
-    def __init__(self, fd=False, tx_dl=None, padding=None, n_bs_ms=1000, wft_max=8):
+    def __init__(self, fd=False, tx_dl=None, padding=None, n_bs_ms=1000, wft_max=8, peer_fc=None, tick_us=1000):
         if tx_dl is None:
             tx_dl = 64 if fd else 8
         if not F.valid_tx_dl(fd, tx_dl):
@@ -36,6 +45,8 @@ class IsoTpSender:
         self.padding = padding
         self.n_bs_ms = n_bs_ms
         self.wft_max = wft_max
+        self.peer_fc = peer_fc
+        self.tick_us = tick_us
         self._frame = bytearray(64)
         self._state = _IDLE
         self._data = b""
@@ -128,7 +139,7 @@ class IsoTpSender:
 
     def _await_fc(self, now_ms):
         self._state = _WAIT_FC
-        self._due = now_ms + self.n_bs_ms
+        self._due = now_ms + self.n_bs_ms * 1000 // self.tick_us
 
     def _consecutive(self, now_ms):
         buf, data, off = self._frame, self._data, self._off
@@ -162,11 +173,15 @@ class IsoTpSender:
             F.count(self.rejected, "short_fc")
             return
         status = frame[0] & 0x0F
+        fixed = self.peer_fc
+        if fixed is not None and (status != F.FS_CTS or frame[1] != fixed[0] or frame[2] != fixed[1]):
+            F.count(self.rejected, "ignored_fc")
+            return
         if status == F.FS_CTS:
             self._block_size = frame[1]
             self._block_left = frame[1]
-            self.stmin_us = F.stmin_us(frame[2])
-            self._gap = F.stmin_ms(frame[2])
+            us = self.stmin_us = F.stmin_us(frame[2])
+            self._gap = 0 if us == 0 else (us + self.tick_us - 1) // self.tick_us + 1
             self._state = _CF
             self._due = now_ms  # the first CF of a block may go at once
         elif status == F.FS_WAIT:

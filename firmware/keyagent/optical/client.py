@@ -43,6 +43,7 @@ class _Slot:
         self.wire_len = 0
         self.result = None
         self.done_order = 0
+        self.key_len = 0  # bytes of key the request asked for (0: any, but not none)
 
 
 class ModuleClient:
@@ -75,7 +76,9 @@ class ModuleClient:
         return self._start(now_ms, ml.CLOSE, mm.pack_id, ksid)
 
     def get_new_key(self, now_ms, size_bits):
-        return self._start(now_ms, ml.GET_NEW_KEY, mm.pack_key_size, size_bits)
+        seq = self._start(now_ms, ml.GET_NEW_KEY, mm.pack_key_size, size_bits)
+        self._slot(seq).key_len = size_bits // 8
+        return seq
 
     def get_key_by_id(self, now_ms, key_id):
         return self._start(now_ms, ml.GET_KEY_BY_ID, mm.pack_id, key_id)
@@ -102,7 +105,13 @@ class ModuleClient:
         slot.to_send = 1
         slot.deadline = (now_ms + self.timeout_ms) & _PERIOD_MASK
         slot.result = None
+        slot.key_len = 0
         return seq
+
+    def _slot(self, seq):
+        for s in self.slots:
+            if s.state != _FREE and s.seq == seq:
+                return s
 
     def _next_seq(self):
         while True:
@@ -204,6 +213,15 @@ class ModuleClient:
             self.rx.reject(ml.REJ_UNSOLICITED if slot is None else ml.REJ_LENGTH)
             return
         r = mm.parse_response(slot.request, slot.seq, f, n)
+        if r is not None and r.key is not None:
+            for i in range(n):
+                f[i] = 0  # the receive buffer's copy of the key
+        if r is not None and r.key is not None and (len(r.key) == 0 or (slot.key_len and len(r.key) != slot.key_len)):
+            # A key of another length than asked for (or none) is a module
+            # fault: counted, wiped, and the request retried, then TIMEOUT.
+            for i in range(len(r.key)):
+                r.key[i] = 0
+            r = None
         if r is None:
             self.rx.reject(ml.REJ_LENGTH)
             return

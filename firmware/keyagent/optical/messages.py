@@ -69,16 +69,16 @@ def parse_response(request, seq, f, n):
             return None
         r.index = struct.unpack_from(">I", f, 3)[0]
         r.key_id = bytes(f[7:23])
-        r.key = bytearray(f[24:n])
+        r.key = bytearray(memoryview(f)[24:n])  # no slice copy of a key left behind
     elif request == ml.GET_NEW_KEY:
         if body < 17 or f[19] > ml.MAX_KEY or body != 17 + f[19]:
             return None
         r.key_id = bytes(f[3:19])
-        r.key = bytearray(f[20:n])
+        r.key = bytearray(memoryview(f)[20:n])
     elif request == ml.GET_KEY_BY_ID:
         if body < 1 or f[3] > ml.MAX_KEY or body != 1 + f[3]:
             return None
-        r.key = bytearray(f[4:n])
+        r.key = bytearray(memoryview(f)[4:n])
     elif body != 0:  # CLOSE
         return None
     return r

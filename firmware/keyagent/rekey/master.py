@@ -1,7 +1,11 @@
 # The master's side of the rekey protocol (docs/rekey-protocol.md): take a
 # new key from the module, announce it (or deliver it through SHE) to every
-# slave, collect their proofs, activate, and answer JOINs with the current
-# epoch.
+# slave, collect their proofs, activate, beacon the current epoch, and answer
+# JOINs with the current epoch.
+#
+# What a forged or replayed frame can cost here is bounded per frame (the
+# document's "What an attacker on the bus can do"): at most two CMACs and one
+# answer, never a QKD key, a new epoch or a new SHE counter.
 from keyagent.rekey import messages as msgs
 from keyagent.crypto import she
 from keyagent.rekey.ids import ACTIVATE_ID
@@ -16,20 +20,22 @@ _ANNOUNCE_TRIES = 5  # then a direct slave gets DELIVER instead
 _ACTIVATE_REPEATS = 3
 _ACTIVATE_GAP_MS = 20
 _KEY_BITS = 256
-_PARALLEL = 4  # ISO-TP transfers under way at once
+_PARALLEL = 4  # ISO-TP transfers we send at once
+_MAX_DELIVERIES = 16  # SHE counters per slave and epoch (the counter's low 4 bits)
 
 
 class _Slave:
-    def __init__(self, spec):
+    def __init__(self, spec, join_boot):
         self.node = spec["node"]
         self.auth_key = bytes.fromhex(spec["auth_key"])
         self.has_module = spec.get("module", False)
         self.uid = she_uid(self.node)
-        self.deliveries = {}  # epoch -> DELIVERs sent (the SHE counter's low bits)
-        self.update = None  # the she.KeyUpdate awaiting M4/M5
-        self.sent_deliver = None  # (epoch, active, message) last DELIVER sent
-        self.join_boot = -1  # boot count of the slave's last JOIN answered
-        self.confirmed = False
+        self.deliveries = {}  # epoch -> SHE counters spent (the counter's low bits)
+        self.updates = {}  # epoch -> the she.KeyUpdate whose M1..M3 we send (2 at most)
+        self.pending_msg = None  # (epoch, nonce, message): the last pending DELIVER, resent as is
+        self.join_boot = join_boot  # boot count of the slave's last JOIN answered (persisted)
+        self.join_nonce = msgs.NO_NONCE  # the nonce of its last JOIN, echoed in what we send
+        self.holds = 0  # the newest epoch the slave proved it holds (ACK or M4/M5)
         self.tries = 0
         self.next_try = 0
         self.by_deliver = False
@@ -46,7 +52,8 @@ class RekeyMaster:
         self.storage = agent.storage
         self.slaves = {}
         for spec in config.get("slaves", []):
-            self.slaves[spec["node"]] = _Slave(spec)
+            boot = self.storage.get("join_boot_%d" % spec["node"], 0) or 0
+            self.slaves[spec["node"]] = _Slave(spec, boot)
         self.epoch = self.storage.get("epoch", 0) or 0  # last epoch used
         self.state = _IDLE
         self.request = None  # module request seq while fetching
@@ -58,9 +65,6 @@ class RekeyMaster:
         self.expired_epoch = -1
         self.early_epoch = -1
         self.alarm = False  # the module refused keys at the last try
-        self.announced_at = 0
-        self.latencies = []  # ms from announce to activation, per rekey
-        self.announced_times = {}  # epoch -> ms when it was announced (last 16)
 
     def start(self, now):
         self.next_rekey = now  # a new epoch at every start: keys never persist
@@ -72,15 +76,15 @@ class RekeyMaster:
         if self.state == _DISTRIBUTING:
             t = min(t, self.deadline)
             for s in self.slaves.values():
-                if not s.confirmed:
+                if s.holds != self.epoch:
                     t = min(t, s.next_try)
-        if self.activates_left:
+        if self.agent.keys.current is not None:
             t = min(t, self.next_activate)
         return t
 
     def poll(self, now):
         a = self.agent
-        cur = a.current
+        cur = a.keys.current
         if cur is not None:
             age = now - cur.since_ms
             life, frames = a.timing["key_lifetime_ms"], a.timing["key_lifetime_frames"]
@@ -95,15 +99,17 @@ class RekeyMaster:
         if self.state == _DISTRIBUTING:
             done = True
             for s in self.slaves.values():
-                if not s.confirmed:
+                if s.holds != self.epoch:
                     done = False
-                    # A few slaves at a time: each transfer holds ISO-TP
-                    # buffers, and RAM is what a gateway MCU lacks.
-                    if now >= s.next_try and a.channels_in_use() < _PARALLEL:
+                    # A few transfers at a time: each holds ISO-TP buffers,
+                    # and RAM is what a gateway MCU lacks. Only our own
+                    # sending counts: a peer (or a forger) opening receive
+                    # channels cannot hold our transfers back.
+                    if now >= s.next_try and a.sends_in_use() < _PARALLEL:
                         self._send_next(s, now)
             if done or now >= self.deadline:
                 self._activate(now)
-        if self.activates_left and now >= self.next_activate:
+        if cur is not None and now >= self.next_activate:
             self._send_activate(now)
 
     # The steps of a rekey.
@@ -121,7 +127,13 @@ class RekeyMaster:
         a = self.agent
         if self.state != _FETCHING or result.seq != self.request:
             return
-        if result.status != 0 or result.key is None:
+        key = result.key
+        if result.status == 0 and (key is None or len(key) != _KEY_BITS // 8):
+            a.count("qkd_bad_key")  # a module bug: not usable, and no epoch spent
+            if key is not None:
+                msgs.wipe(key)
+            key = None
+        if result.status != 0 or key is None:
             # An eavesdropper (alarm) or an empty pool: keep the current key
             # and try again; never fall back to an unauthenticated bus.
             if not self.alarm:  # one event per episode, not per retry
@@ -133,21 +145,18 @@ class RekeyMaster:
         if self.alarm:
             self.alarm = False
             a.event(now, "qkd_keys_again")
-        self.epoch += 1
-        self.storage.put("epoch", self.epoch)
-        k_epoch = msgs.epoch_key(result.key, self.epoch)
-        for i in range(len(result.key)):
-            result.key[i] = 0
+        epoch = self.epoch + 1
+        k_epoch = msgs.epoch_key(key, epoch)
+        msgs.wipe(key)
+        self.epoch = epoch
+        self.storage.put("epoch", epoch)  # before any use of the key
         self.key_id = bytes(result.key_id)
-        a.install(self.epoch, k_epoch, False, now)
+        a.keys.install_pending(epoch, k_epoch, now)
+        msgs.wipe(k_epoch)
+        a.event(now, "epoch_announced", epoch)
         self.state = _DISTRIBUTING
-        self.announced_at = now
-        self.announced_times[self.epoch] = now
-        if len(self.announced_times) > 16:
-            del self.announced_times[min(self.announced_times)]
         self.deadline = now + a.timing["activate_deadline_ms"]
         for s in self.slaves.values():
-            s.confirmed = False
             s.tries = 0
             s.by_deliver = not s.has_module
             s.next_try = now
@@ -158,30 +167,47 @@ class RekeyMaster:
         if not s.by_deliver and s.tries >= _ANNOUNCE_TRIES:
             s.by_deliver = True
         if s.by_deliver:
-            sent = s.sent_deliver
-            if sent is not None and sent[0] == a.alt.epoch and not sent[1]:
+            sent = s.pending_msg
+            if sent is None or sent[0] != self.epoch or sent[1] != s.join_nonce:
+                msg = self._deliver(s, a.keys.pending, False, s.join_nonce, now)
+                sent = s.pending_msg = (self.epoch, s.join_nonce, msg) if msg is not None else None
+            if sent is not None:
                 a.unicast(s.node, sent[2], now)  # the same message: its answer still fits
-            else:
-                self._deliver(s, a.alt, False, now)
         else:
-            a.unicast(s.node, msgs.announce(s.auth(), s.node, self.epoch, self.key_id), now)
+            a.unicast(s.node, msgs.announce(s.auth(), s.node, self.epoch, self.key_id, s.join_nonce), now)
         s.tries += 1
         s.next_try = now + a.timing["retry_ms"]
 
-    def _deliver(self, s, keys, active, now):
-        a = self.agent
+    def _update(self, s, keys, now):
+        # The SHE update that carries keys.epoch to s: one counter per epoch
+        # and slave, reused until the slave reboots (see _join).
+        u = s.updates.get(keys.epoch)
+        if u is not None:
+            return u
         sent = s.deliveries.get(keys.epoch, 0)
-        if sent > 15:
+        if sent >= _MAX_DELIVERIES:
+            a = self.agent
             a.event(now, "redelivery_limit", s.node)
             self.next_rekey = now  # a fresh epoch resets the count
-            return
+            return None
         for epoch in list(s.deliveries):
             if epoch < keys.epoch - 1:
                 del s.deliveries[epoch]  # only the current and the next matter
+        for epoch in list(s.updates):
+            if epoch < keys.epoch - 1:
+                del s.updates[epoch]
         s.deliveries[keys.epoch] = sent + 1
-        counter = (keys.epoch << 4) | sent
-        s.update = she.KeyUpdate(s.uid, she.KEY_1, she.MASTER_ECU_KEY, s.auth_key,
-                                 bytes(keys.k_epoch), counter, 0)
+        u = s.updates[keys.epoch] = she.KeyUpdate(s.uid, she.KEY_1, she.MASTER_ECU_KEY, s.auth_key,
+                                                  keys.k_epoch, (keys.epoch << 4) | sent, 0)
+        return u
+
+    def _deliver(self, s, keys, active, nonce, now):
+        # A DELIVER of keys to s: pending, or (answering a JOIN) active with
+        # the freshness floors as they are now.
+        a = self.agent
+        u = self._update(s, keys, now)
+        if u is None:
+            return None
         floors = []
         if active:
             # The joining slave accepts only values above what we have seen,
@@ -193,30 +219,30 @@ class RekeyMaster:
                 if pdu.sender == s.node and pdu.layout.tx_fv_bits:
                     margin = 1 << (pdu.layout.tx_fv_bits - 1)
                 floors.append((pdu.index, pdu.high_fv + margin))
-        msg = msgs.deliver(s.auth(), s.node, keys.epoch, active, s.update.m1, s.update.m2,
-                           s.update.m3, floors)
-        s.sent_deliver = (keys.epoch, active, msg)
-        a.unicast(s.node, msg, now)
+        return msgs.deliver(s.auth(), s.node, keys.epoch, active, nonce, u.m1, u.m2, u.m3, floors)
 
     def _activate(self, now):
         a = self.agent
         self.state = _IDLE
+        a.keys.activate(now)
         self.activates_left = _ACTIVATE_REPEATS
         self._send_activate(now)
-        a.activate(now)
-        self.latencies.append(now - self.announced_at)
-        missing = [s.node for s in self.slaves.values() if not s.confirmed]
+        missing = [s.node for s in self.slaves.values() if s.holds != self.epoch]
         if missing:
             a.event(now, "activated_without", missing)
         self.next_rekey = now + a.timing["rekey_period_ms"]
 
     def _send_activate(self, now):
-        keys = self.agent.current if self.activates_left < _ACTIVATE_REPEATS else self.agent.alt
+        # Three times at the switch, then once every retry_ms for as long as
+        # the epoch lasts: the beacon that tells a slave which missed the
+        # switch (deafened, rebooted, replayed to) to JOIN.
+        keys = self.agent.keys.current
         frame = bytearray(8)
         msgs.activate(keys.mgmt(), keys.epoch, frame)
         self.agent.broadcast(ACTIVATE_ID, frame)
-        self.activates_left -= 1
-        self.next_activate = now + _ACTIVATE_GAP_MS
+        if self.activates_left:
+            self.activates_left -= 1
+        self.next_activate = now + (_ACTIVATE_GAP_MS if self.activates_left else self.agent.timing["retry_ms"])
 
     # What the slaves send.
 
@@ -230,12 +256,14 @@ class RekeyMaster:
         if t == msgs.JOIN:
             self._join(s, msg, now)
             return
-        if self.state != _DISTRIBUTING or len(msg) < 5 or msgs.get32(msg, 1) != self.epoch:
-            a.count("rekey_stale")
+        epoch = msgs.get32(msg, 1) if len(msg) >= 5 else -1
+        keys = a.keys.pending if epoch == self.epoch and a.keys.pending is not None else a.keys.current
+        if keys is None or epoch != keys.epoch or epoch <= s.holds:
+            a.count("rekey_stale")  # an old epoch, or one it proved already
             return
         if t == msgs.ACK:
-            if msgs.check_ack(a.alt.confirm(), node, msg):
-                self._confirmed(s, now)
+            if msgs.check_ack(keys.confirm(), node, msg):
+                self._holds(s, epoch, now)
             else:
                 a.count("rekey_bad_mac")
         elif t == msgs.NACK:
@@ -243,47 +271,54 @@ class RekeyMaster:
             if body is None or len(body) != 6:
                 a.count("rekey_bad_mac")
                 return
-            a.event(now, "slave_no_key", (node, body[5]))
-            s.by_deliver = True
-            s.next_try = now
+            if keys is a.keys.pending and not s.by_deliver:
+                a.event(now, "slave_no_key", (node, body[5]))
+                s.by_deliver = True
+                s.next_try = now
         elif t == msgs.DELIVERED:
-            if s.update is not None and len(msg) == 53 \
-                    and s.update.check_response(msg[5:37], msg[37:53]) == she.RESP_OK:
-                self._confirmed(s, now)
+            u = s.updates.get(epoch)
+            if u is not None and len(msg) == 53 and u.check_response(msg[5:37], msg[37:53]) == she.RESP_OK:
+                self._holds(s, epoch, now)
             else:
                 a.count("rekey_bad_mac")
         else:
             a.count("rekey_unexpected")
 
-    def _confirmed(self, s, now):
-        s.confirmed = True
-        self.poll(now)  # the last proof activates at once
+    def _holds(self, s, epoch, now):
+        s.holds = epoch
+        if self.state == _DISTRIBUTING:
+            self.poll(now)  # the last proof activates at once
 
     def _join(self, s, msg, now):
         a = self.agent
-        body = msgs.open_sealed(s.auth(), s.node, msg, 9)
-        if body is None or len(body) != 9:
+        body = msgs.open_sealed(s.auth(), s.node, msg, msgs.JOIN_BODY)
+        if body is None or len(body) != msgs.JOIN_BODY:
             a.count("rekey_bad_mac")
             return
         boot = msgs.get32(body, 5)
         if boot < s.join_boot:
             a.count("rekey_stale")  # a JOIN from an earlier boot: a replay
             return
-        sent = s.sent_deliver
-        if boot == s.join_boot and sent is not None and a.current is not None \
-                and sent[0] == a.current.epoch and sent[1]:
-            # The same boot asking again (our DELIVER was lost): the same
-            # message again, so a replayed JOIN costs no new SHE counter.
-            a.unicast(s.node, sent[2], now)
-            return
-        s.join_boot = boot
-        a.event(now, "slave_join", s.node)
-        if a.current is not None:
-            self._deliver(s, a.current, True, now)
-        if self.state == _DISTRIBUTING and s.confirmed and msgs.get32(body, 1) < self.epoch:
-            s.confirmed = False  # it lost the pending key too: send it again
+        if boot > s.join_boot:
+            # A new boot: the slave lost its keys and may hold a higher SHE
+            # counter than our updates carry; a replay of this JOIN later
+            # (same boot) costs no new counter.
+            s.join_boot = boot
+            self.storage.put("join_boot_%d" % s.node, boot)
+            s.updates = {}
+            s.holds = 0
+            s.pending_msg = None
             s.tries = 0
             s.next_try = now
+            a.event(now, "slave_join", s.node)
+        s.join_nonce = body[9:17]
+        cur = a.keys.current
+        if cur is not None:
+            msg = self._deliver(s, cur, True, s.join_nonce, now)
+            if msg is not None:
+                a.unicast(s.node, msg, now)
+        # A rekey under way reaches it at its next retry, with this nonce
+        # (what a slave that has not joined since it booted needs).
 
     def on_activate(self, frame, now):
         self.agent.count("rekey_unexpected")  # only the master sends ACTIVATE

@@ -25,9 +25,19 @@ NAMES = {ANNOUNCE: "announce", ACK: "ack", NACK: "nack", DELIVER: "deliver",
 
 MAC_LEN = const(8)
 KEY_ID_LEN = const(16)
+NONCE_LEN = const(8)
+NO_NONCE = bytes(NONCE_LEN)  # in ANNOUNCE and DELIVER: no JOIN of this boot heard
+ANNOUNCE_BODY = const(29)  # type, epoch, key ID, nonce
+DELIVER_BODY = const(79)  # without its floors
+JOIN_BODY = const(17)  # type, last epoch, boot count, nonce
 EPOCH_LABEL = b"qkd-secoc epoch"
 CONFIRM_LABEL = b"qkd-secoc confirm"
 MGMT_LABEL = b"qkd-secoc mgmt"
+
+
+def wipe(buf):
+    for i in range(len(buf)):
+        buf[i] = 0
 
 
 def be32(value):
@@ -40,9 +50,18 @@ def get32(buf, off):
 
 def epoch_key(qkd_key, epoch):
     # K_epoch: 16 bytes from the QKD key (16 or 32 bytes) and the epoch.
+    # A bytearray; no immutable copy of either half is made (they could
+    # not be wiped on MicroPython).
     if len(qkd_key) not in (16, 32):
         raise ValueError("QKD key must be 128 or 256 bits")
-    return kdf.derive(qkd_key[0:16], EPOCH_LABEL, be32(epoch) + bytes(qkd_key[16:32]), 16)
+    q = memoryview(qkd_key)
+    context = bytearray(len(qkd_key) - 12)
+    context[0:4] = be32(epoch)
+    context[4:] = q[16:]
+    out = kdf.derive(q[0:16], EPOCH_LABEL, context, 16)
+    for i in range(len(context)):
+        context[i] = 0
+    return out
 
 
 def confirm_key(k_epoch, epoch):
@@ -72,8 +91,17 @@ def open_sealed(auth, node, msg, min_len):
     return body
 
 
-def announce(auth, node, epoch, key_id):
-    return seal(auth, node, bytes((ANNOUNCE,)) + be32(epoch) + bytes(key_id))
+def announce(auth, node, epoch, key_id, nonce):
+    # nonce: the one of the slave's last JOIN (NO_NONCE if none): a slave
+    # that has not joined since it booted takes only what echoes its nonce.
+    return seal(auth, node, bytes((ANNOUNCE,)) + be32(epoch) + bytes(key_id) + bytes(nonce))
+
+
+def parse_announce(body):
+    # (epoch, key ID, nonce) from an opened ANNOUNCE body, or None.
+    if len(body) != ANNOUNCE_BODY:
+        return None
+    return get32(body, 1), body[5:21], body[21:29]
 
 
 def ack(confirm, node, epoch):
@@ -90,9 +118,12 @@ def nack(auth, node, epoch, status):
     return seal(auth, node, bytes((NACK,)) + be32(epoch) + bytes((status & 0xFF,)))
 
 
-def deliver(auth, node, epoch, active, m1, m2, m3, floors):
-    # floors: list of (pdu index, freshness value) the slave resumes from.
-    body = bytearray((DELIVER,)) + be32(epoch) + bytes((1 if active else 0,)) + m1 + m2 + m3
+def deliver(auth, node, epoch, active, nonce, m1, m2, m3, floors):
+    # active: the answer to a JOIN (nonce = the JOIN's, which proves it
+    # fresh); else a pending epoch in a rekey (nonce = the slave's last JOIN
+    # nonce, or NO_NONCE). floors: (pdu index, freshness value) pairs the
+    # slave resumes from (active only).
+    body = bytearray((DELIVER,)) + be32(epoch) + bytes((1 if active else 0,)) + m1 + m2 + m3 + nonce
     body.append(len(floors))
     for index, fv in floors:
         body.append(index)
@@ -101,14 +132,15 @@ def deliver(auth, node, epoch, active, m1, m2, m3, floors):
 
 
 def parse_deliver(body):
-    # (epoch, active, m1, m2, m3, floors) from an opened DELIVER body, or None.
-    if len(body) < 71:
+    # (epoch, active, m1, m2, m3, nonce, floors) from an opened DELIVER
+    # body, or None.
+    if len(body) < DELIVER_BODY or body[5] > 1:
         return None
-    count = body[70]
-    if len(body) != 71 + 5 * count:
+    count = body[78]
+    if len(body) != DELIVER_BODY + 5 * count:
         return None
-    floors = [(body[71 + 5 * i], get32(body, 72 + 5 * i)) for i in range(count)]
-    return get32(body, 1), body[5] == 1, body[6:22], body[22:54], body[54:70], floors
+    floors = [(body[79 + 5 * i], get32(body, 80 + 5 * i)) for i in range(count)]
+    return get32(body, 1), body[5] == 1, body[6:22], body[22:54], body[54:70], body[70:78], floors
 
 
 def delivered(epoch, m4, m5):
@@ -116,10 +148,11 @@ def delivered(epoch, m4, m5):
     return bytes((DELIVERED,)) + be32(epoch) + bytes(m4) + bytes(m5)
 
 
-def join(auth, node, last_epoch, boot):
+def join(auth, node, last_epoch, boot, nonce):
     # boot: the slave's persisted boot count, so that a replayed JOIN from
-    # an earlier boot is refused.
-    return seal(auth, node, bytes((JOIN,)) + be32(last_epoch) + be32(boot))
+    # an earlier boot is refused; nonce: fresh for each joining, echoed by
+    # the master's answer, so that no recorded answer can pass for it.
+    return seal(auth, node, bytes((JOIN,)) + be32(last_epoch) + be32(boot) + bytes(nonce))
 
 
 def activate(mgmt, epoch, out):

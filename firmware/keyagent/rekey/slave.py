@@ -1,9 +1,15 @@
 # The slave's side of the rekey protocol (docs/rekey-protocol.md): answer
 # ANNOUNCE by fetching the key by ID from our own module, take DELIVER
-# through the SHE key update protocol, switch on ACTIVATE, and JOIN whenever
-# we have no active key (start-up, reboot, a missed rekey).
+# through the SHE key update protocol, switch on ACTIVATE, and JOIN with a
+# fresh nonce at every start and whenever the master's beacon names an epoch
+# newer than ours (a missed rekey, a replayed old one).
+#
+# Until a master's message echoes the nonce of this boot's JOIN the slave
+# trusts nothing it hears (no persisted state proves anything fresh), and it
+# never re-installs an epoch it holds.
 from keyagent.rekey import messages as msgs
 from keyagent.crypto import she
+from keyagent.crypto.bufops import ct_equal
 from keyagent.crypto.cmac import Cmac
 from keyagent.crypto.she_store import SheKeyStore
 
@@ -33,6 +39,8 @@ class RekeySlave:
         # Counted at every start and persisted: JOINs of this boot carry it.
         self.boot = (self.storage.get("joins", 0) or 0) + 1
         self.storage.put("joins", self.boot)
+        self.synced = False  # a message echoing our nonce came this boot
+        self.nonce = agent.rand(msgs.NONCE_LEN)  # while joining, else None
         self.waiting = None  # (epoch, module request seq) for an ANNOUNCE
         self.answer = None  # (epoch, message) last ACK/DELIVERED, to repeat
         self.next_join = 0
@@ -41,13 +49,28 @@ class RekeySlave:
         self.next_join = now
 
     def poll(self, now):
-        a = self.agent
-        if a.current is None and a.alt is None and now >= self.next_join:
-            a.unicast(0, msgs.join(self.auth, self.node, self.epoch, self.boot), now)
+        if self.nonce is not None and now >= self.next_join:
+            a = self.agent
+            a.unicast(0, msgs.join(self.auth, self.node, self.epoch, self.boot, self.nonce), now)
             self.next_join = now + a.timing["join_retry_ms"]
 
     def next_timer(self, now):
-        return self.next_join if self.agent.current is None else now + 3600000
+        return self.next_join if self.nonce is not None else now + 3600000
+
+    def _rejoin(self):
+        # The master is on an epoch we do not have: JOIN (at once, unless we
+        # sent one less than join_retry_ms ago, so forgeries cannot make us
+        # flood).
+        if self.nonce is None:
+            self.nonce = self.agent.rand(msgs.NONCE_LEN)
+
+    def _joined(self):
+        self.synced = True
+        if self.agent.keys.current is not None:
+            self.nonce = None
+
+    def _fresh(self, nonce):
+        return self.nonce is not None and ct_equal(nonce, self.nonce, msgs.NONCE_LEN)
 
     def on_message(self, node, msg, now):
         if node != self.node or not msg:
@@ -62,22 +85,27 @@ class RekeySlave:
 
     def _announce(self, msg, now):
         a = self.agent
-        body = msgs.open_sealed(self.auth, self.node, msg, 21)
-        if body is None or len(body) != 21:
+        body = msgs.open_sealed(self.auth, self.node, msg, msgs.ANNOUNCE_BODY)
+        parsed = msgs.parse_announce(body) if body is not None else None
+        if parsed is None:
             a.count("rekey_bad_mac")
             return
-        epoch = msgs.get32(body, 1)
+        epoch, key_id, nonce = parsed
+        if not self.synced and not self._fresh(nonce):
+            a.count("rekey_not_joined")  # perhaps a replay: only our JOIN's answer counts
+            return
         if self.answer is not None and self.answer[0] == epoch:
             a.unicast(0, self.answer[1], now)  # our answer was lost: repeat it
             return
-        if epoch <= self.epoch or (self.waiting is not None and self.waiting[0] == epoch):
+        if epoch <= self.epoch or a.keys.holds(epoch) or (self.waiting is not None and self.waiting[0] == epoch):
             if self.waiting is None:
                 a.count("rekey_stale")
             return  # still waiting for our module: the answer will come
         if not self.has_module or a.module is None:
             a.unicast(0, msgs.nack(self.auth, self.node, epoch, _STATUS_NO_MODULE), now)
             return
-        self.waiting = (epoch, a.module.get_key_by_id(now, bytes(body[5:21])))
+        self.synced = True
+        self.waiting = (epoch, a.module.get_key_by_id(now, bytes(key_id)))
 
     def on_key(self, result, now):
         a = self.agent
@@ -85,29 +113,53 @@ class RekeySlave:
             return
         epoch = self.waiting[0]
         self.waiting = None
-        if result.status != 0 or result.key is None:
-            a.event(now, "qkd_key_unavailable", result.status)
-            a.unicast(0, msgs.nack(self.auth, self.node, epoch, result.status), now)
+        status = result.status
+        if status == 0 and (result.key is None or len(result.key) not in (16, 32)):
+            a.count("qkd_bad_key")  # a module bug: answered as no key
+            status = 2
+        if status != 0:
+            if result.key is not None:
+                msgs.wipe(result.key)
+            a.event(now, "qkd_key_unavailable", status)
+            a.unicast(0, msgs.nack(self.auth, self.node, epoch, status), now)
             return
         k_epoch = msgs.epoch_key(result.key, epoch)
-        for i in range(len(result.key)):
-            result.key[i] = 0
+        msgs.wipe(result.key)
         self._loaded(epoch, k_epoch, False, now)
-        self._answer(epoch, msgs.ack(a.alt.confirm(), self.node, epoch), now)
+        msgs.wipe(k_epoch)
+        self._answer(epoch, msgs.ack(a.keys.pending.confirm(), self.node, epoch), now)
 
     def _deliver(self, msg, now):
         a = self.agent
-        body = msgs.open_sealed(self.auth, self.node, msg, 71)
+        keys = a.keys
+        body = msgs.open_sealed(self.auth, self.node, msg, msgs.DELIVER_BODY)
         parsed = msgs.parse_deliver(body) if body is not None else None
         if parsed is None:
             a.count("rekey_bad_mac")
             return
-        epoch, active, m1, m2, m3, floors = parsed
-        if epoch < self.epoch or (epoch == self.epoch and not active):
+        epoch, active, m1, m2, m3, nonce, floors = parsed
+        fresh = self._fresh(nonce)
+        if (active or not self.synced) and not fresh:
+            # An active epoch only as the answer to our JOIN; nothing at all
+            # before a first answer: a recorded DELIVER cannot roll us back.
+            a.count("rekey_stale" if self.synced else "rekey_not_joined")
+            return
+        if keys.holds(epoch):
+            # Never re-installed (its freshness state would restart): a
+            # JOIN's answer for the epoch we are on, or a missed ACTIVATE.
+            if active:
+                if keys.current.epoch != epoch:
+                    keys.activate(now)
+                self._joined()
             if self.answer is not None and self.answer[0] == epoch:
                 a.unicast(0, self.answer[1], now)
             else:
-                a.count("rekey_stale")
+                conf = keys.current if keys.current.epoch == epoch else keys.pending
+                self._answer(epoch, msgs.ack(conf.confirm(), self.node, epoch), now)
+            return
+        cur = keys.current
+        if epoch < self.epoch or (cur is not None and epoch < cur.epoch) or (not active and epoch == self.epoch):
+            a.count("rekey_stale")
             return
         erc, m4, m5 = self.she.load_key(m1, m2, m3)
         if erc != she.ERC_NO_ERROR:
@@ -115,27 +167,44 @@ class RekeySlave:
             return
         self.storage.put("she_counter", self.she.counter(she.KEY_1))
         self._loaded(epoch, self.she.key(she.KEY_1), active, now, floors)
+        if active or fresh:
+            self._joined()
         self._answer(epoch, msgs.delivered(epoch, m4, m5), now)
 
     def _loaded(self, epoch, k_epoch, active, now, floors=()):
         self.epoch = epoch
         self.storage.put("epoch", epoch)
-        self.agent.install(epoch, k_epoch, active, now, floors)
+        if active:
+            self.agent.keys.install_current(epoch, k_epoch, now, floors)
+        else:
+            self.agent.keys.install_pending(epoch, k_epoch, now)
 
     def _answer(self, epoch, msg, now):
         self.answer = (epoch, msg)
         self.agent.unicast(0, msg, now)
 
     def on_activate(self, frame, now):
+        # ACTIVATE: the switch, and later the master's beacon of its epoch.
         a = self.agent
-        if len(frame) != 8:
+        if len(frame) != 8 or frame[0] != msgs.ACTIVATE:
             a.count("rekey_bad_activate")
             return
-        if a.alt_pending and msgs.check_activate(a.alt.mgmt(), frame, len(frame)) \
-                and msgs.get32(frame, 1) == a.alt.epoch:
-            a.activate(now)
-        elif a.current is None or msgs.get32(frame, 1) != a.current.epoch:
-            a.count("rekey_unknown_activate")  # repeats of one we took are fine
+        epoch = msgs.get32(frame, 1)
+        pending, cur = a.keys.pending, a.keys.current
+        if cur is not None and epoch == cur.epoch:
+            return  # repeats and beacons of the epoch we are on
+        if pending is not None and epoch == pending.epoch:
+            if msgs.check_activate(pending.mgmt(), frame, len(frame)):
+                a.keys.activate(now)
+                self._joined()
+            else:
+                a.count("rekey_bad_activate")
+            return
+        a.count("rekey_unknown_activate")
+        newest = pending.epoch if pending is not None else (cur.epoch if cur is not None else -1)
+        if epoch > newest:
+            self._rejoin()  # we missed a rekey (or it is forged: the JOIN tells)
 
     def on_implicit_activation(self, now):
-        self.agent.activate(now)
+        self.agent.keys.activate(now)
+        self._joined()

@@ -99,7 +99,7 @@ class MultiCounterFreshness:
         self.custom_wire = not layout.wire_is_low_bits()
         self.missed = missed
         self.msg_attempts = attempts
-        self.attempts = (2 * missed + 1) * (attempts + 1) - 1  # what the engine tries
+        self.attempts = (2 * missed + 2) * (attempts + 1) - 1  # what the engine tries
         self.msg = 0  # last message counter sent, within tx_cycle
         self.tx_cycle = -1  # (trip, reset) as one int, when msg was last reset
         self.floor = -2 if closed else -1  # cycles up to this one are closed
@@ -133,29 +133,31 @@ class MultiCounterFreshness:
 
     def candidate(self, trunc, attempt):
         # The attempt-th possible complete value, or -1 when there is none.
+        s = self.sync
         n = 0
-        for i in range(2 * self.missed + 1):
-            ahead = (i + 1) >> 1  # 0, 1, -1, 2, -2, ..
-            if not i & 1:
-                ahead = -ahead
+        for i in range(2 * self.missed + 2):
+            # Reset cycles: the sync's, 1 ahead, 1 behind, 2 ahead, .., and
+            # the cycle before the last sync as it was (a new trip, or a sync
+            # this ECU missed just before).
+            trip = s.trip
+            ahead = (i + 1) >> 1
+            reset = s.reset + (ahead if i & 1 else -ahead)
+            if i == 2 * self.missed + 1:
+                if s.prev_trip < 0 or (s.prev_trip == trip and s.prev_reset == s.reset - 1):
+                    break  # none, or tried already
+                trip, reset = s.prev_trip, s.prev_reset
             for carry in range(self.msg_attempts + 1):
-                fv = self._candidate(trunc, ahead, carry)
+                fv = self._candidate(trunc, trip, reset, carry)
                 if fv >= 0:
                     if n == attempt:
                         return fv
                     n += 1
         return -1
 
-    def _candidate(self, trunc, ahead, carry):
-        s = self.sync
+    def _candidate(self, trunc, trip, reset, carry):
         lay = self.layout
-        if not s.valid:
+        if not self.sync.valid:
             return -1
-        trip = s.trip
-        reset = s.reset + ahead
-        if ahead == -1 and s.prev_trip >= 0:
-            trip = s.prev_trip  # the cycle before the last sync, as it was
-            reset = s.prev_reset
         if reset < 0:
             return -1
         if reset >> lay.reset_bits:  # the reset counter wrapped: a new trip

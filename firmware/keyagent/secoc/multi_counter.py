@@ -25,7 +25,11 @@ _FAR = 3600000
 
 def sync_key(k_epoch, epoch):
     context = bytes(((epoch >> 24) & 0xFF, (epoch >> 16) & 0xFF, (epoch >> 8) & 0xFF, epoch & 0xFF))
-    return Cmac(kdf.derive(bytes(k_epoch), SYNC_LABEL, context, 16))
+    key = kdf.derive(bytes(k_epoch), SYNC_LABEL, context, 16)
+    cmac = Cmac(key)
+    for i in range(len(key)):
+        key[i] = 0
+    return cmac
 
 
 class MultiCounter:
@@ -39,6 +43,8 @@ class MultiCounter:
         self.missed = f.get("missed_syncs", 1)
         self.is_master = config["node"] == f.get("master", 0)
         self.storage = storage
+        self.slots = None  # the agent's KeySlots (keyagent.rekey.keyslots), read for K_sync
+        self._epochs = (None, None)  # the EpochKeys K_sync was last derived from
         self._layouts = {}  # truncated FV bits -> layout for those PDUs
         self.key = None  # Cmac under K_sync: current epoch
         self.key_epoch = -1
@@ -57,11 +63,20 @@ class MultiCounter:
             lay = self._layouts[tx_bits] = self.layout.for_tx_bits(tx_bits)
         return MultiCounterFreshness(self.state, lay, attempts, self.missed, closed)
 
-    def set_keys(self, current, alt, now):
-        # EpochKeys (or None) in use and pending/retiring. The master sends
-        # a sync at once under a new current key, before frames that use it.
+    def _refresh(self, now):
+        # Follows the key slots: K_sync of the current epoch and of the
+        # pending or retiring one. The master sends a sync at once under a
+        # new current key, before frames that use it.
+        slots = self.slots
+        if slots is None:
+            return
+        cur = slots.current
+        alt = slots.pending or slots.retiring
+        if (cur, alt) == self._epochs:
+            return
+        self._epochs = (cur, alt)
         known = ((self.key_epoch, self.key), (self.alt_epoch, self.alt_key))
-        self.key_epoch, self.key = self._key(current, known)
+        self.key_epoch, self.key = self._key(cur, known)
         self.alt_epoch, self.alt_key = self._key(alt, known)
         for epoch, key in known:
             if key is not None and key is not self.key and key is not self.alt_key:
@@ -78,9 +93,10 @@ class MultiCounter:
                 return epoch, key
         return keys.epoch, sync_key(keys.k_epoch, keys.epoch)
 
-    def on_frame(self, data):
+    def on_frame(self, data, now):
         # None when the sync message is taken, else the rejection reason's
         # name (keyagent.secoc.fv_sync.SYNC_REASONS), for the agent to count.
+        self._refresh(now)
         reason = SYNC_MAC_MISMATCH  # the FV master takes no sync: it sends it
         for key in (self.key, self.alt_key):
             if key is not None and reason == SYNC_MAC_MISMATCH and not self.is_master:
@@ -89,6 +105,7 @@ class MultiCounter:
 
     def poll(self, now):
         # The sync frame to send now, or None.
+        self._refresh(now)
         if not self.is_master or self.key is None or now < self.next_sync:
             return None
         if self.sent:  # the first sync of a trip carries reset 0
@@ -99,4 +116,5 @@ class MultiCounter:
         return bytes(self._frame[0:n])
 
     def next_timer(self, now):
+        self._refresh(now)
         return self.next_sync if self.is_master and self.key is not None else now + _FAR

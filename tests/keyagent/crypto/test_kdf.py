@@ -31,7 +31,7 @@ def test_keys_differ_by_cluster_and_epoch():
     keys = set()
     for cluster in (0, 1, 0x100):
         for epoch in (0, 1, 0x10000):
-            keys.add(kdf.secoc_key(k, cluster, epoch))
+            keys.add(bytes(kdf.secoc_key(k, cluster, epoch)))
     assert len(keys) == 9
 
 

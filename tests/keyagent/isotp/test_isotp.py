@@ -64,17 +64,49 @@ def test_block_size_and_stmin_ms():
     kinds = [k for k, _ in log]
     assert kinds == ["tx", "fc", "tx", "tx", "fc", "tx", "tx", "fc", "tx"]
     assert log[1][1] == h("300205")
-    # Within a block CFs are 5 ms apart; after an FC the first CF goes at once.
-    assert end == 100 + 5 + 5
+    # Within a block CFs are 5 ms apart, kept as 6 ticks of a ms clock (it
+    # may be read up to 1 ms late); after an FC the first CF goes at once.
+    assert end == 100 + 6 + 6
     assert [f[0] for k, f in log if k == "tx"] == [0x10, 0x21, 0x22, 0x23, 0x24, 0x25]
 
 
-def test_stmin_microseconds_round_up_to_1ms():
-    assert F.stmin_us(0xF3) == 300 and F.stmin_ms(0xF3) == 1
+def test_stmin_microseconds_round_up_on_a_ms_clock():
+    assert F.stmin_us(0xF3) == 300
     assert F.stmin_us(0x80) == 127000 and F.stmin_us(0xFA) == 127000
     tx, rx = IsoTpSender(), IsoTpReceiver(stmin=0xF9)
     log, msg, end = run(tx, rx, payload(27))  # 6 + 3 CFs
-    assert msg == payload(27) and end == 2 and tx.stmin_us == 900
+    assert msg == payload(27) and end == 4 and tx.stmin_us == 900
+
+
+def real_gaps(stmin, tick_us, step_us=250, size=60):
+    # A sender driven by a clock read truncated to ticks of tick_us, polled
+    # every step_us of real time: the real gaps between consecutive frames.
+    tx, rx = IsoTpSender(tick_us=tick_us), IsoTpReceiver(stmin=stmin)
+    tx.send(payload(size), 0)
+    real, sent = 37, []  # an odd phase against the tick
+    while tx.busy() and real < 10000000:
+        now = real // tick_us
+        frame = tx.poll(now)
+        while frame is not None:
+            sent.append(real)
+            fc = rx.on_frame(frame, now)
+            if fc is not None:
+                tx.on_frame(fc, now)
+            frame = tx.poll(now)
+        real += step_us
+    assert rx.pop_message() == payload(size)
+    return [b - a for a, b in zip(sent[1:], sent[2:])]  # CF to CF
+
+
+def test_stmin_is_never_undercut_by_a_coarse_clock():
+    # ISO 15765-2 9.6.5.4: a receiver may drop frames that come faster than
+    # the STmin it asked for. Whole ms and 100..900 us, on ms and 100 us ticks.
+    for stmin, us in ((1, 1000), (2, 2000), (5, 5000), (0xF1, 100), (0xF5, 500), (0xF9, 900)):
+        for tick_us, step in ((1000, 250), (100, 50)):
+            gaps = real_gaps(stmin, tick_us, step)
+            assert gaps and min(gaps) >= us, (stmin, tick_us, min(gaps))
+    # A finer clock keeps the gap close to what was asked.
+    assert max(real_gaps(0xF3, 100, 50)) <= 500
 
 
 def test_can_fd_single_frame_escape_and_dlc_padding():

@@ -174,3 +174,22 @@ def test_local_misuse_raises():
     assert raises(ValueError, ModuleClient, 200, 3, 5)  # beyond the module's replay window
     assert raises(ValueError, ModuleClient, 200, 3, 2, 256)
     assert c.outstanding() == 0 and c.data_to_send() == b""
+
+
+def test_keys_of_the_wrong_length_are_counted_never_returned():
+    # Issue 10, finding 5: CRC-valid answers with a 24-byte key to a 256-bit
+    # GET_NEW_KEY, or an empty key by ID, are module faults: counted, and
+    # the request ends as a timeout, never as an unusable key.
+    c = client_at_seq(0, timeout_ms=10, retries=1)
+    c.get_new_key(0, 256)
+    c.data_to_send()
+    c.receive_data(wire(h("850000") + KEY_ID + b"\x18" + KEY[0:24]))
+    assert c.next_result() is None and c.rx.rejects[ml.REJ_LENGTH] == 1
+    c.get_key_by_id(0, KEY_ID)
+    c.data_to_send()
+    c.receive_data(wire(h("860100") + b"\x00"))
+    assert c.next_result() is None and c.rx.rejects[ml.REJ_LENGTH] == 2
+    for now in (10, 20, 30):
+        c.handle_timers(now)
+    results = [c.next_result(), c.next_result()]
+    assert [(r.status, r.key) for r in results] == [(ml.TIMEOUT, None), (ml.TIMEOUT, None)]
