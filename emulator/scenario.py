@@ -6,7 +6,8 @@
 #                key_lifetime_ms, key_lifetime_frames, can_fd (rekey in CAN FD frames)
 #   [freshness]  profile1_fv_bits (complete FV length of Profile 1 PDUs),
 #                mode ("single" or "multi": multi-counter freshness on every
-#                PDU, docs/freshness.md), layout (name or text), sync_period_ms
+#                PDU, docs/freshness.md), layout (name or text), sync_can_id,
+#                sync_period_ms (default: the DBC's SecOC_FvLayout, ..)
 #   [qkd]        km, loss_db_per_km, max_keys, key_rate_scale, uart_baud
 #   [[ecu]]      name (a DBC node), role ("master" once), module (bool),
 #                process ("inline" or "micropython")

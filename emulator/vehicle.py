@@ -140,11 +140,22 @@ class Vehicle:
             for config in configs.values():
                 config["isotp_tx_dl"] = 64
         if multi:  # docs/freshness.md: the layout and the sync message
-            f = s["freshness"]
-            freshness = {"layout": f.get("layout", "jaspar"), "sync_period_ms": f.get("sync_period_ms", 500)}
             for config in configs.values():
-                config["freshness"] = freshness
+                config["freshness"] = self._freshness()
         return configs
+
+    def _freshness(self):
+        # The scenario's [freshness] keys, else the DBC's network attributes.
+        import cantools
+
+        attrs = cantools.database.load_file(self.scenario["dbc"]).dbc.attributes
+        f = self.scenario["freshness"]
+        out = {}
+        for key, attr, default in (("layout", "SecOC_FvLayout", "jaspar"),
+                                   ("sync_can_id", "SecOC_FvSyncId", 0x6F1),
+                                   ("sync_period_ms", "SecOC_FvSyncPeriod", 500)):
+            out[key] = f[key] if key in f else attrs[attr].value if attr in attrs else default
+        return out
 
     def _traffic(self):
         s = self.scenario

@@ -32,7 +32,9 @@ def test_multi_counter_vehicle_with_resets_and_attacks():
         verdict(ecu, frame, reason)
 
     v.stats.verdict = record
-    v.bus.monitors.append(lambda f: syncs.append(f.data) if f.can_id == 0x6F1 else None)
+    sync_id = v.ecus["ABS"].agent.multi.can_id
+    assert sync_id == 1777  # can_dbc/vehicle.dbc: SecOC_FvSyncId
+    v.bus.monitors.append(lambda f: syncs.append(f.data) if f.can_id == sync_id else None)
     s = v.run()
     assert s["ecu_resets"] == 6 and s["rekeys_completed"] >= 3 and s["qkd_alarm_s"] > 0
     assert s["attacks_injected"] > 300 and s["attacks_accepted"] == 0
