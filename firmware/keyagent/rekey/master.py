@@ -163,20 +163,25 @@ class RekeyMaster:
         self.poll(now)
 
     def _send_next(self, s, now):
-        a = self.agent
         if not s.by_deliver and s.tries >= _ANNOUNCE_TRIES:
             s.by_deliver = True
+        self._send_pending(s, now)
+        s.tries += 1
+        s.next_try = now + self.agent.timing["retry_ms"]
+
+    def _send_pending(self, s, now):
+        # ANNOUNCE, or the pending DELIVER: the same message again as long
+        # as the nonce stays, so that an answer to an earlier copy still fits.
+        a = self.agent
         if s.by_deliver:
             sent = s.pending_msg
             if sent is None or sent[0] != self.epoch or sent[1] != s.join_nonce:
                 msg = self._deliver(s, a.keys.pending, False, s.join_nonce, now)
                 sent = s.pending_msg = (self.epoch, s.join_nonce, msg) if msg is not None else None
             if sent is not None:
-                a.unicast(s.node, sent[2], now)  # the same message: its answer still fits
+                a.unicast(s.node, sent[2], now)
         else:
             a.unicast(s.node, msgs.announce(s.auth(), s.node, self.epoch, self.key_id, s.join_nonce), now)
-        s.tries += 1
-        s.next_try = now + a.timing["retry_ms"]
 
     def _update(self, s, keys, now):
         # The SHE update that carries keys.epoch to s: one counter per epoch
@@ -258,8 +263,10 @@ class RekeyMaster:
             return
         epoch = msgs.get32(msg, 1) if len(msg) >= 5 else -1
         keys = a.keys.pending if epoch == self.epoch and a.keys.pending is not None else a.keys.current
-        if keys is None or epoch != keys.epoch or epoch <= s.holds:
-            a.count("rekey_stale")  # an old epoch, or one it proved already
+        if epoch == s.holds and t in (msgs.ACK, msgs.DELIVERED):
+            return  # a repeat of a proof we have (our message crossed it): no news
+        if keys is None or epoch != keys.epoch or epoch < s.holds:
+            a.count("rekey_stale")  # an old epoch
             return
         if t == msgs.ACK:
             if msgs.check_ack(keys.confirm(), node, msg):
@@ -317,8 +324,12 @@ class RekeyMaster:
             msg = self._deliver(s, cur, True, s.join_nonce, now)
             if msg is not None:
                 a.unicast(s.node, msg, now)
-        # A rekey under way reaches it at its next retry, with this nonce
-        # (what a slave that has not joined since it booted needs).
+        if self.state == _DISTRIBUTING and s.holds != self.epoch:
+            # The rekey under way, with this nonce, at once: a slave that
+            # has not joined since it booted ignored what it got before.
+            # Not counted as a try: a replayed JOIN must not make us give
+            # up on ANNOUNCE and spend a SHE counter.
+            self._send_pending(s, now)
 
     def on_activate(self, frame, now):
         self.agent.count("rekey_unexpected")  # only the master sends ACTIVATE
