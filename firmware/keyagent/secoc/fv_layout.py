@@ -84,6 +84,17 @@ class FreshnessLayout:
         self.reset_bits = self.widths["reset"]
         self.msg_bits = self.widths["msg"]
         self.flag_bits = self.widths.get("flag", 0)
+        # Where each field sits (its lowest bit), so that the per-frame
+        # work is shifts and masks.
+        shift = {}
+        pos = self.fv_bits
+        for kind, w in fv:
+            pos -= w
+            shift[kind] = pos
+        self._trip_at = shift["trip"]
+        self._reset_at = shift["reset"]
+        self._msg_at = shift["msg"]
+        self._flag_at = shift.get("flag", -1)
         self.wire = parts["wire"]
         _once(self.wire, "msg", "wire")
         _once(self.wire, "flag", "wire")
@@ -133,26 +144,18 @@ class FreshnessLayout:
     # Complete values.
 
     def compose(self, trip, reset, msg):
-        fv = 0
-        for kind, w in self.fv:
-            v = 0
-            if kind == "trip":
-                v = trip
-            elif kind == "reset" or kind == "flag":
-                v = reset
-            elif kind == "msg":
-                v = msg
-            fv = (fv << w) | (v & ((1 << w) - 1))
+        fv = ((trip & ((1 << self.trip_bits) - 1)) << self._trip_at) \
+            | ((reset & ((1 << self.reset_bits) - 1)) << self._reset_at) \
+            | ((msg & ((1 << self.msg_bits) - 1)) << self._msg_at)
+        if self._flag_at >= 0:
+            fv |= (reset & ((1 << self.flag_bits) - 1)) << self._flag_at
         return fv
 
     def split(self, fv):
         # (trip, reset, msg) of a complete value.
-        out = {}
-        pos = self.fv_bits
-        for kind, w in self.fv:
-            pos -= w
-            out[kind] = (fv >> pos) & ((1 << w) - 1)
-        return out["trip"], out["reset"], out["msg"]
+        return ((fv >> self._trip_at) & ((1 << self.trip_bits) - 1),
+                (fv >> self._reset_at) & ((1 << self.reset_bits) - 1),
+                (fv >> self._msg_at) & ((1 << self.msg_bits) - 1))
 
     def truncated(self, fv):
         trip, reset, msg = self.split(fv)

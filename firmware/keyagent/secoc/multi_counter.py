@@ -44,7 +44,7 @@ class MultiCounter:
         self.is_master = config["node"] == f.get("master", 0)
         self.storage = storage
         self.slots = None  # the agent's KeySlots (keyagent.rekey.keyslots), read for K_sync
-        self._epochs = (None, None)  # the EpochKeys K_sync was last derived from
+        self._cur = self._alt = None  # the EpochKeys K_sync was last derived from
         self._layouts = {}  # truncated FV bits -> layout for those PDUs
         self.key = None  # Cmac under K_sync: current epoch
         self.key_epoch = -1
@@ -72,9 +72,10 @@ class MultiCounter:
             return
         cur = slots.current
         alt = slots.pending or slots.retiring
-        if (cur, alt) == self._epochs:
+        if cur is self._cur and alt is self._alt:
             return
-        self._epochs = (cur, alt)
+        self._cur = cur
+        self._alt = alt
         known = ((self.key_epoch, self.key), (self.alt_epoch, self.alt_key))
         self.key_epoch, self.key = self._key(cur, known)
         self.alt_epoch, self.alt_key = self._key(alt, known)
