@@ -36,6 +36,8 @@ class Pdu:
         # freshness value (keyagent.secoc.multi_counter); else one counter.
         fv_bits = spec.get("fv_bits")
         if spec.get("freshness") == "multi":
+            if multi is None:
+                raise ValueError("multi-counter freshness needs a node's sync state (docs/freshness.md)")
             self.multi = multi
             fv_bits = multi.layout.fv_bits
         self.layout = secoc.layout_for_profile(spec["profile"], spec["data_id"], spec["length"],
