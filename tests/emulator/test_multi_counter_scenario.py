@@ -47,3 +47,15 @@ def test_multi_counter_vehicle_with_resets_and_attacks():
     assert s["authentic_rejected"] == len(refused)
     # Every reset of a receiving ECU showed up, so the check above is not empty.
     assert set(e for _, e, _ in refused) >= {"ABS", "EPS", "ADAS", "PCM", "GATEWAY"}
+
+
+def test_bad_freshness_keys_are_one_line_errors():
+    base = {"name": "x", "dbc": "can_dbc/vehicle.dbc", "ecu": [{"name": "GATEWAY", "role": "master"}]}
+    for fresh, words in (({"mode": "triple"}, "freshness mode"),
+                         ({"mode": "multi", "layout": "fv=trip:16"}, "freshness layout")):
+        try:
+            scenario.check(dict(base, freshness=fresh))
+        except scenario.ScenarioError as e:
+            assert words in str(e) and "\n" not in str(e), e
+        else:
+            raise AssertionError("accepted %r" % fresh)
