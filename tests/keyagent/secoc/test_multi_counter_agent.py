@@ -97,3 +97,18 @@ def test_forged_and_replayed_syncs_are_refused():
     assert (a.multi.state.trip, a.multi.state.reset) == state
     assert a.rejected.get("sync_stale") == 1 and a.rejected.get("sync_mac_mismatch") == 1
     assert a.rejected.get("sync_malformed") == 1
+
+
+def test_a_slave_can_be_the_freshness_master():
+    configs = multi_config()
+    for c in configs.values():
+        c["freshness"]["master"] = 2
+    sim = Sim(configs)
+    sim.run(1500)
+    fv_master = sim.agents[2].multi
+    assert fv_master.is_master and not sim.agents[0].multi.is_master
+    assert sim.storages[2].get("trip") == 1 and fv_master.state.reset > 15
+    assert (sim.agents[0].multi.state.trip, sim.agents[0].multi.state.reset) == \
+        (fv_master.state.trip, fv_master.state.reset)
+    assert rejected(sim) == rejected(sim, ("no_key", "freshness_unavailable"))
+    assert sim.received[0] > 300
