@@ -17,6 +17,14 @@ from keyagent.rekey.keyslots import KeySlots
 _MAX_EVENTS = 256
 _MAX_QUEUED = 2  # ISO-TP messages waiting per channel; older ones give way
 _ISOTP_TIMEOUT_MS = 100
+# What the knobs do to an attacker's odds (docs/rekey-protocol.md, "Forgery
+# bounds"): a receiver accepts a random forgery with probability
+# candidates x keys x 2^-MAC bits per frame; profile 1 (24-bit MAC, one extra
+# freshness candidate) 2^-23 with one key and 2^-22 with two, which it holds
+# from a pending install to activation (activate_deadline_ms at most) and for
+# grace_ms after; rekey_period_ms and key_lifetime_* say how often. retry_ms
+# is also the beacon period: a slave that missed a rekey is back within
+# 2 x retry_ms of hearing the bus again.
 DEFAULT_TIMING = {"rekey_period_ms": 10000, "grace_ms": 500, "retry_ms": 200,
                   "activate_deadline_ms": 2000, "join_retry_ms": 500,
                   "key_lifetime_ms": 60000, "key_lifetime_frames": 1000000}
@@ -64,6 +72,7 @@ class _Channel:
     def __init__(self, rx_id, tx_id, max_rx, tx_dl):
         self.rx_id = rx_id
         self.tx_id = tx_id
+        self.tx_dl = tx_dl
         fd = tx_dl > 8
         # Classic frames are padded to 8 bytes with 0xCC; on CAN FD, frames
         # of up to 8 bytes (flow control) go unpadded and longer ones are
@@ -72,21 +81,22 @@ class _Channel:
         # Short ISO-TP timeouts: the rekey protocol retries on its own. Our
         # peers always answer CTS, block size 0, STmin 0 (the protocol says
         # so): any other flow control is forged and must not stop or slow us.
+        # Each side is made when first needed: most channels only send or
+        # only receive, and RAM is short on a gateway.
         self.conn = IsoTpConnection(
-            IsoTpSender(fd, tx_dl, padding=pad, n_bs_ms=_ISOTP_TIMEOUT_MS, peer_fc=(0, 0)),
-            IsoTpReceiver(max_rx, fd, padding=pad, n_cr_ms=_ISOTP_TIMEOUT_MS))
+            new_sender=lambda: IsoTpSender(fd, tx_dl, padding=pad, n_bs_ms=_ISOTP_TIMEOUT_MS, peer_fc=(0, 0)),
+            new_receiver=lambda: IsoTpReceiver(max_rx, fd, padding=pad, n_cr_ms=_ISOTP_TIMEOUT_MS))
         self.queue = []
 
     def sending(self):
         # True while we send, or have queued, a transfer that needs flow
         # control. On CAN FD a message that fits one frame goes out at once
         # and holds nothing; on classic CAN every queued message counts.
-        s = self.conn.sender
-        if s.busy():
+        if self.conn.sending():
             return True
-        if not s.fd:
+        if self.tx_dl == 8:
             return len(self.queue) > 0
-        sf_max = sf_capacity(s.tx_dl)
+        sf_max = sf_capacity(self.tx_dl)
         for msg in self.queue:
             if len(msg) > sf_max:
                 return True
@@ -237,7 +247,7 @@ class KeyAgent:
             d = ch.conn.next_deadline_ms()
             if d is not None:
                 t = min(t, d)
-            if ch.queue and not ch.conn.sender.busy():
+            if ch.queue and not ch.conn.sending():
                 t = min(t, now)  # a busy sender's own deadline is above
         if self.module is not None:
             d = self.module.next_timer(now)
@@ -297,10 +307,10 @@ class KeyAgent:
             self._out.append((self.multi.can_id, frame, False))
 
     def _drain(self, ch, now):
-        if ch.queue and not ch.conn.sender.busy():
+        if ch.queue and not ch.conn.sending():
             ch.conn.send(ch.queue.pop(0), now)
         for frame in ch.conn.poll(now):
-            self._out.append((ch.tx_id, bytes(frame), ch.conn.sender.fd))
+            self._out.append((ch.tx_id, bytes(frame), ch.tx_dl > 8))
         if not ch.queue and ch.conn.next_deadline_ms() is None:
             del self._channels[ch.rx_id]  # idle: give its buffers back
 

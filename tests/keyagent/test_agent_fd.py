@@ -2,7 +2,7 @@
 # with "isotp_tx_dl": 64 every rekey message up to 62 bytes is one ISO-TP
 # single frame with the FD escape, DELIVER is a first frame and one
 # consecutive frame, and the vehicle reaches its epochs as on classic CAN.
-from vehicle_sim import Sim, config
+from vehicle_sim import KeyPool, Sim, config
 from keyagent.rekey import messages as msgs
 
 # Whole message lengths (docs/rekey-protocol.md, "Messages"): sealed ones
@@ -14,7 +14,11 @@ SIZES = {"announce": msgs.ANNOUNCE_BODY + msgs.MAC_LEN, "ack": 13, "delivered": 
 class RecordingSim(Sim):
     def __init__(self, configs):
         self.frames = []
-        Sim.__init__(self, configs)
+        # QKD keys of their own (not those of the other tests' vehicles):
+        # the key-remnant heap scans must not find ours.
+        pool = KeyPool()
+        pool.count = 100
+        Sim.__init__(self, configs, pool)
 
     def boot(self, node):
         a = Sim.boot(self, node)

@@ -29,9 +29,9 @@ class _Slave:
         self.node = spec["node"]
         self.auth_key = bytes.fromhex(spec["auth_key"])
         self.has_module = spec.get("module", False)
-        self.uid = she_uid(self.node)
-        self.deliveries = {}  # epoch -> SHE counters spent (the counter's low bits)
-        self.updates = {}  # epoch -> the she.KeyUpdate whose M1..M3 we send (2 at most)
+        # epoch -> [SHE counters spent (the counter's low bits), the
+        # she.KeyUpdate whose M1..M3 we send, or None]: two epochs at most.
+        self.deliveries = {}
         self.pending_msg = None  # (epoch, nonce, message): the last pending DELIVER, resent as is
         self.join_boot = join_boot  # boot count of the slave's last JOIN answered (persisted)
         self.join_nonce = msgs.NO_NONCE  # the nonce of its last JOIN, echoed in what we send
@@ -186,24 +186,20 @@ class RekeyMaster:
     def _update(self, s, keys, now):
         # The SHE update that carries keys.epoch to s: one counter per epoch
         # and slave, reused until the slave reboots (see _join).
-        u = s.updates.get(keys.epoch)
-        if u is not None:
-            return u
-        sent = s.deliveries.get(keys.epoch, 0)
+        entry = s.deliveries.get(keys.epoch)
+        if entry is not None and entry[1] is not None:
+            return entry[1]
+        sent = entry[0] if entry is not None else 0
         if sent >= _MAX_DELIVERIES:
-            a = self.agent
-            a.event(now, "redelivery_limit", s.node)
+            self.agent.event(now, "redelivery_limit", s.node)
             self.next_rekey = now  # a fresh epoch resets the count
             return None
         for epoch in list(s.deliveries):
             if epoch < keys.epoch - 1:
                 del s.deliveries[epoch]  # only the current and the next matter
-        for epoch in list(s.updates):
-            if epoch < keys.epoch - 1:
-                del s.updates[epoch]
-        s.deliveries[keys.epoch] = sent + 1
-        u = s.updates[keys.epoch] = she.KeyUpdate(s.uid, she.KEY_1, she.MASTER_ECU_KEY, s.auth_key,
-                                                  keys.k_epoch, (keys.epoch << 4) | sent, 0)
+        u = she.KeyUpdate(she_uid(s.node), she.KEY_1, she.MASTER_ECU_KEY, s.auth_key,
+                          keys.k_epoch, (keys.epoch << 4) | sent, 0)
+        s.deliveries[keys.epoch] = [sent + 1, u]
         return u
 
     def _deliver(self, s, keys, active, nonce, now):
@@ -283,7 +279,8 @@ class RekeyMaster:
                 s.by_deliver = True
                 s.next_try = now
         elif t == msgs.DELIVERED:
-            u = s.updates.get(epoch)
+            entry = s.deliveries.get(epoch)
+            u = entry[1] if entry is not None else None
             if u is not None and len(msg) == 53 and u.check_response(msg[5:37], msg[37:53]) == she.RESP_OK:
                 self._holds(s, epoch, now)
             else:
@@ -312,7 +309,8 @@ class RekeyMaster:
             # (same boot) costs no new counter.
             s.join_boot = boot
             self.storage.put("join_boot_%d" % s.node, boot)
-            s.updates = {}
+            for entry in s.deliveries.values():
+                entry[1] = None
             s.holds = 0
             s.pending_msg = None
             s.tries = 0

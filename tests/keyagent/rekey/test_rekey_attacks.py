@@ -2,7 +2,7 @@
 # (issue 10, findings 1-5; docs/rekey-protocol.md, "What an attacker on the
 # bus can do"), on the small vehicle of tests/keyagent/vehicle_sim.py. The
 # attacker holds no key: it forges ISO-TP frames and replays what it heard.
-from vehicle_sim import Sim, config
+from vehicle_sim import Sim, config, spent
 from keyagent.crypto import she
 from keyagent.storage import MemoryStorage
 
@@ -103,14 +103,14 @@ def test_a_replayed_join_reinstalls_nothing():
     slave, master = sim.agents[2], sim.agents[0]
     held = installs(slave)
     counters = she_counters(sim)
-    deliveries = sum(master.rekey.slaves[2].deliveries.values())
+    deliveries = spent(master.rekey.slaves[2])
     for can_id, data in joins:
         master.on_frame(can_id, data, sim.t)
         sim.run(1)
     sim.run(2 * RETRY)
     assert installs(slave) == held and slave.rejected.get("rekey_stale", 0) >= 1
     assert she_counters(sim) == counters
-    assert sum(master.rekey.slaves[2].deliveries.values()) == deliveries
+    assert spent(master.rekey.slaves[2]) == deliveries
     before = authentic_rejections(sim)
     sim.run(300)
     assert authentic_rejections(sim) == before
@@ -129,12 +129,12 @@ def test_a_join_of_an_earlier_boot_is_refused_after_a_master_reboot():
     sim.boot(0)  # the master reboots
     sim.run(500)
     master = sim.agents[0]
-    deliveries = dict(master.rekey.slaves[2].deliveries)
+    deliveries = spent(master.rekey.slaves[2])
     for can_id, data in joins:
         master.on_frame(can_id, data, sim.t)
         sim.run(1)
     assert master.rejected.get("rekey_stale", 0) >= 1
-    assert master.rekey.slaves[2].deliveries == deliveries
+    assert spent(master.rekey.slaves[2]) == deliveries
     assert len(set(sim.epochs().values())) == 1
 
 
