@@ -72,21 +72,28 @@ class _Channel:
     def __init__(self, rx_id, tx_id, max_rx, tx_dl):
         self.rx_id = rx_id
         self.tx_id = tx_id
+        self.max_rx = max_rx
         self.tx_dl = tx_dl
-        fd = tx_dl > 8
-        # Classic frames are padded to 8 bytes with 0xCC; on CAN FD, frames
-        # of up to 8 bytes (flow control) go unpadded and longer ones are
-        # padded with 0xCC to a CAN FD length (ISO 15765-2:2016).
-        pad = None if fd else 0xCC
-        # Short ISO-TP timeouts: the rekey protocol retries on its own. Our
-        # peers always answer CTS, block size 0, STmin 0 (the protocol says
-        # so): any other flow control is forged and must not stop or slow us.
         # Each side is made when first needed: most channels only send or
         # only receive, and RAM is short on a gateway.
-        self.conn = IsoTpConnection(
-            new_sender=lambda: IsoTpSender(fd, tx_dl, padding=pad, n_bs_ms=_ISOTP_TIMEOUT_MS, peer_fc=(0, 0)),
-            new_receiver=lambda: IsoTpReceiver(max_rx, fd, padding=pad, n_cr_ms=_ISOTP_TIMEOUT_MS))
+        self.conn = IsoTpConnection(new_sender=self._new_sender, new_receiver=self._new_receiver)
         self.queue = []
+
+    # Short ISO-TP timeouts: the rekey protocol retries on its own. Our peers
+    # always answer CTS, block size 0, STmin 0 (the protocol says so): any
+    # other flow control is forged and must not stop or slow us. Classic
+    # frames are padded to 8 bytes with 0xCC; on CAN FD, frames of up to 8
+    # bytes (flow control) go unpadded and longer ones are padded with 0xCC
+    # to a CAN FD length (ISO 15765-2:2016).
+
+    def _new_sender(self):
+        fd = self.tx_dl > 8
+        return IsoTpSender(fd, self.tx_dl, padding=None if fd else 0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS,
+                           peer_fc=(0, 0))
+
+    def _new_receiver(self):
+        fd = self.tx_dl > 8
+        return IsoTpReceiver(self.max_rx, fd, padding=None if fd else 0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS)
 
     def sending(self):
         # True while we send, or have queued, a transfer that needs flow
