@@ -30,6 +30,18 @@ DEFAULT_TIMING = {"rekey_period_ms": 10000, "grace_ms": 500, "retry_ms": 200,
                   "key_lifetime_ms": 60000, "key_lifetime_frames": 1000000}
 
 
+def _default_rand():
+    import os
+
+    if hasattr(os, "urandom"):
+        return os.urandom
+    # No RNG in this build: MicroPython's `random` (seeded from whatever the
+    # port has). Weaker: a stateless slave's nonces could repeat across boots.
+    import random
+
+    return lambda n: bytes(random.getrandbits(8) for _ in range(n))
+
+
 class Pdu:
     multi = None  # the node's MultiCounter for a multi-counter PDU
 
@@ -113,12 +125,9 @@ class _Channel:
 class KeyAgent:
     def __init__(self, config, storage, module=None, rand=None):
         # rand(n): n random bytes, for the JOIN nonces (they must never
-        # repeat across boots); os.urandom unless the caller has a better one.
-        if rand is None:
-            import os
-
-            rand = os.urandom
-        self.rand = rand
+        # repeat across boots); os.urandom (a hardware RNG on boards that
+        # have one) unless the caller has a better one.
+        self.rand = rand or _default_rand()
         self.node = config["node"]
         self.role = config["role"]
         self.storage = storage

@@ -20,7 +20,7 @@ _ANNOUNCE_TRIES = 5  # then a direct slave gets DELIVER instead
 _ACTIVATE_REPEATS = 3
 _ACTIVATE_GAP_MS = 20
 _KEY_BITS = 256
-_PARALLEL = 4  # ISO-TP transfers we send at once
+_PARALLEL = 3  # ISO-TP transfers we send at once (the answers we receive come on top)
 _MAX_DELIVERIES = 16  # SHE counters per slave and epoch (the counter's low 4 bits)
 
 
