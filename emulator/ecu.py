@@ -53,6 +53,8 @@ class EmulatedEcu:
         self.wanted = set(self.agent.by_can_id) | set(self.agent.links) | {ACTIVATE_ID}
         if self.diag is not None:
             self.wanted.add(self.diag.rx_id)
+        if self.agent.multi is not None:
+            self.wanted.add(self.agent.multi.can_id)  # the freshness sync message
         self.vehicle.bus.set_filter(self.bus_node, self.wanted)
         self.epoch = None
         self.first_ok_ns = None  # when this boot first verified a frame

@@ -72,9 +72,15 @@ TABLES = dict((t.name, t) for t in (
         Key("join_retry_ms", int, 10, 60_000, 500, "a slave's JOIN repeat after a reset"),
         Key("key_lifetime_ms", int, 1, 1 << 31, 60000, "rekey at the latest after this long"),
         Key("key_lifetime_frames", int, 1, 1 << 32, 1_000_000, "rekey at the latest after this many frames"),
+        Key("can_fd", bool, default=False, doc="rekey messages and ACTIVATE in CAN FD frames of up to 64 bytes"),
     ]),
     Table("freshness", doc="freshness values", keys=[
         Key("profile1_fv_bits", int, 8, 64, 32, "complete FV length of Profile 1 PDUs (bits)"),
+        Key("mode", str, default="single", choices=("single", "multi"),
+            doc="multi: multi-counter freshness on every PDU (docs/freshness.md)"),
+        Key("layout", str, 1, 512, doc="freshness layout, a name or its text (default: the DBC's SecOC_FvLayout)"),
+        Key("sync_can_id", int, 0, 0x7FF, doc="CAN ID of the sync message (default: the DBC's SecOC_FvSyncId)"),
+        Key("sync_period_ms", int, 10, 600_000, doc="sync period (default: the DBC's SecOC_FvSyncPeriod)"),
     ]),
     Table("qkd", doc="the QKD module pair and its fibre", keys=[
         Key("km", float, 0, 400, 25.0, "fibre length (km)"),
@@ -174,9 +180,21 @@ def validate(raw, source="scenario", base=ROOT):
                 value = {}
             out[t.name] = _table(t, value, source, problems, "[%s]" % t.name)
     names.check(out, source, problems, TABLES)
+    _check_layout(out["freshness"].get("layout"), source, problems)
     if problems:
         raise ScenarioError(problems)
     return out
+
+
+def _check_layout(text, source, problems):
+    if text is None:
+        return
+    from keyagent.secoc.fv_layout import FreshnessLayout
+
+    try:
+        FreshnessLayout(text)
+    except ValueError as e:
+        problems.append("%s: [freshness] layout: %s" % (source, e))
 
 
 def _table(t, data, source, problems, where):

@@ -107,6 +107,7 @@ class Vehicle:
         s = self.scenario
         rng = self.rng_for("provisioning")
         fv1 = s["freshness"].get("profile1_fv_bits", 32)
+        multi = s["freshness"].get("mode", "single") == "multi"
         names = [e["name"] for e in ordered]
         clusters = []
         for e in ordered:
@@ -124,13 +125,16 @@ class Vehicle:
                              "fv_bits": fv1 if m.profile == 1 else None, "fd": m.is_fd,
                              "sender": self.nodes[e["name"]], "receivers": receivers,
                              "period_ms": m.period_ns // MS})
+                if multi:
+                    pdus[-1]["freshness"] = "multi"
             clusters.append({"id": len(clusters) + 1, "members": sorted(members), "pdus": pdus})
         # The agent's own defaults (keyagent.agent.DEFAULT_TIMING) for what
         # the scenario's [rekey] table leaves out; its period_ms is the
         # agent's rekey_period_ms.
         timing = dict(DEFAULT_TIMING)
         for key, value in s["rekey"].items():
-            timing["rekey_period_ms" if key == "period_ms" else key] = value
+            if key != "can_fd":  # a bus setting, not a timing
+                timing["rekey_period_ms" if key == "period_ms" else key] = value
         slaves = []
         for e in ordered[1:]:
             slaves.append({"node": self.nodes[e["name"]], "module": bool(e.get("module")),
@@ -140,6 +144,12 @@ class Vehicle:
         for sl in slaves:
             configs[sl["node"]] = {"node": sl["node"], "role": "slave", "module": sl["module"],
                                    "auth_key": sl["auth_key"], "clusters": clusters, "timing": timing}
+        if s["rekey"].get("can_fd"):  # rekey channels and ACTIVATE in CAN FD frames of up to 64 bytes
+            for config in configs.values():
+                config["isotp_tx_dl"] = 64
+        if multi:  # docs/freshness.md: the layout and the sync message
+            for config in configs.values():
+                config["freshness"] = self._freshness()
         self._ota_provisioning(configs)
         return configs
 
@@ -156,6 +166,19 @@ class Vehicle:
         configs[0]["auth_key"] = bytes(rng.randrange(256) for _ in range(16)).hex()
         for node, cfg in configs.items():
             cfg["ota_keys"] = {self.ota_key_id: update_key(self.ota_key, node, self.ota_key_id).hex()}
+
+    def _freshness(self):
+        # The scenario's [freshness] keys, else the DBC's network attributes.
+        import cantools
+
+        attrs = cantools.database.load_file(self.scenario["dbc"]).dbc.attributes
+        f = self.scenario["freshness"]
+        out = {}
+        for key, attr, default in (("layout", "SecOC_FvLayout", "jaspar"),
+                                   ("sync_can_id", "SecOC_FvSyncId", 0x6F1),
+                                   ("sync_period_ms", "SecOC_FvSyncPeriod", 500)):
+            out[key] = f[key] if key in f else attrs[attr].value if attr in attrs else default
+        return out
 
     def _traffic(self):
         s = self.scenario

@@ -13,6 +13,16 @@ EPILOG = """examples:
 
 --fv is the complete freshness value; --fv-bits its length (profile 1: 8,
 profile 2: 0, profile 3: 64). The key is never printed.
+
+multi-counter freshness (docs/freshness.md): --freshness-layout NAME|FILE
+(jaspar, flagless, flag-first; or a file holding the layout text, a node
+configuration .json or a .dbc with SecOC_FvLayout) with the counters given
+separately instead of --fv:
+  qkd-secoc mac protect --profile 3 --key 2b7e151628aed2a6abf7158809cf4f3c \
+      --data-id 0x11 --freshness-layout jaspar --trip 1 --reset 1 --msg 1 \
+      --payload 01020304
+  qkd-secoc mac sync --freshness-layout jaspar --key 2b7e151628aed2a6abf7158809cf4f3c \
+      --data-id 0x6f1 --trip 1 --reset 1
 """
 
 
@@ -34,6 +44,12 @@ def add_subparser(subparsers):
     verify.add_argument("--payload-len", type=int_in(0, 64),
                         help="authentic PDU length, when CAN FD padding follows the MAC")
     verify.set_defaults(func=run_verify)
+    sync = actions.add_parser("sync", help="print the freshness sync PDU of a layout",
+                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sync.add_argument("--key", type=hex_bytes(16), required=True, help="AES-128 key, 32 hex digits")
+    sync.add_argument("--data-id", type=int_in(0, 0xFFFF), required=True, help="the sync's 16-bit Data ID")
+    _counters(sync, msg=False)
+    sync.set_defaults(func=run_sync)
 
 
 def _common(p):
@@ -47,6 +63,16 @@ def _common(p):
     p.add_argument("--header-bits", type=int, choices=(0, 8, 16), default=0,
                    help="authentic-PDU length header")
     p.add_argument("--fd", action="store_true", help="CAN FD (up to 64 bytes, DLC padding)")
+    _counters(p, msg=True)
+
+
+def _counters(p, msg):
+    p.add_argument("--freshness-layout", metavar="NAME|FILE",
+                   help="multi-counter freshness layout: counters below instead of --fv")
+    p.add_argument("--trip", type=int_in(0, (1 << 64) - 1), help="trip counter (with --freshness-layout)")
+    p.add_argument("--reset", type=int_in(0, (1 << 64) - 1), help="reset counter (with --freshness-layout)")
+    if msg:
+        p.add_argument("--msg", type=int_in(1, (1 << 64) - 1), help="message counter (with --freshness-layout)")
 
 
 def _widths(args):
@@ -86,6 +112,9 @@ def _endpoint(args, cls, payload_len):
 def run_protect(args):
     from keyagent.secoc.engine import SecOCTx
 
+    if args.freshness_layout is not None:
+        return _multi(args, SecOCTx, args.payload, len(args.payload))
+
     tx = _endpoint(args, SecOCTx, len(args.payload))
     if tx.fvm is not None:
         tx.fvm.counter = args.fv - 1  # so that the next value sent is --fv
@@ -99,6 +128,8 @@ def run_verify(args):
     from keyagent.secoc import engine as secoc
 
     pdu = args.pdu
+    if args.freshness_layout is not None:
+        return _multi(args, secoc.SecOCRx, pdu, args.payload_len)
     fv_bits, tx_bits, mac_bits = _widths(args)
     plen = args.payload_len
     if plen is None:
@@ -117,4 +148,102 @@ def run_verify(args):
         print(secoc.REASONS[reason])
         return 1
     print(pdu[rx.payload_off:rx.payload_off + rx.payload_len].hex())
+    return 0
+
+
+# Multi-counter freshness (--freshness-layout): the firmware's own layout,
+# sync and freshness code with its counters set to the ones given.
+
+def _layout(args):
+    import json
+
+    from keyagent.secoc.fv_layout import NAMED, FreshnessLayout
+
+    text = args.freshness_layout
+    if text not in NAMED and "=" not in text:
+        try:
+            if text.endswith(".dbc"):
+                import cantools
+
+                attr = cantools.database.load_file(text).dbc.attributes.get("SecOC_FvLayout")
+                if attr is None:
+                    raise UserError("%s has no SecOC_FvLayout attribute" % text)
+                text = attr.value
+            else:
+                with open(text) as f:
+                    text = f.read()
+                if text.lstrip().startswith("{"):
+                    text = json.loads(text).get("freshness", {}).get("layout", "jaspar")
+        except (OSError, ValueError, AttributeError) as e:
+            raise UserError("cannot read freshness layout %s: %s" % (args.freshness_layout, e)) from None
+    try:
+        return FreshnessLayout(text)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def _sync_state(args, layout):
+    from keyagent.secoc.fv_sync import SyncState
+
+    if args.trip is None or args.reset is None:
+        raise UserError("--freshness-layout needs --trip and --reset")
+    for name, bits in (("trip", layout.trip_bits), ("reset", layout.reset_bits)):
+        if getattr(args, name) >> bits:
+            raise UserError("--%s %d does not fit in %d bits" % (name, getattr(args, name), bits))
+    sync = SyncState(layout)
+    sync.trip, sync.reset, sync.valid = args.trip, args.reset, True
+    return sync
+
+
+def _multi(args, cls, data, payload_len):
+    from keyagent.crypto.cmac import Cmac
+    from keyagent.secoc import engine as secoc
+    from keyagent.secoc.freshness import MultiCounterFreshness
+
+    if args.fv != 0 or args.fv_bits is not None:
+        raise UserError("--fv and --fv-bits do not go with --freshness-layout: give --trip --reset --msg")
+    layout = _layout(args)
+    sync = _sync_state(args, layout)
+    if args.msg is None or args.msg >> layout.msg_bits:
+        raise UserError("--msg must be 1..%d" % ((1 << layout.msg_bits) - 1))
+    _, tx_bits, mac_bits = secoc.PROFILES[args.profile]
+    tx_bits = args.tx_fv_bits if args.tx_fv_bits is not None else tx_bits
+    mac_bits = args.mac_bits if args.mac_bits is not None else mac_bits
+    if payload_len is None:  # verify: whatever precedes the authentication bytes
+        payload_len = len(data) - args.header_bits // 8 - (tx_bits + mac_bits + 7) // 8
+        if payload_len < 0:
+            print(secoc.REASONS[secoc.MALFORMED_LENGTH])
+            return 1
+    try:
+        layout = layout.for_tx_bits(tx_bits)
+        pdu_layout = secoc.PduLayout(args.data_id, payload_len, layout.fv_bits, tx_bits, mac_bits,
+                                     args.header_bits, args.fd)
+        fvm = MultiCounterFreshness(sync, layout)
+        endpoint = cls(pdu_layout, fvm)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    endpoint.key = Cmac(args.key)
+    if cls is secoc.SecOCTx:
+        fvm.tx_cycle = fvm._cycle(args.trip, args.reset)
+        fvm.msg = args.msg - 1  # so that the next value sent carries --msg
+        out = bytearray(64)
+        n = endpoint.protect(data, len(data), out)
+        print(out[:n].hex())
+        return 0
+    fvm.last = layout.compose(args.trip, args.reset, args.msg - 1)  # so that --msg is expected
+    reason = endpoint.verify(data, len(data))
+    if reason != secoc.OK:
+        print(secoc.REASONS[reason])
+        return 1
+    print(data[endpoint.payload_off:endpoint.payload_off + endpoint.payload_len].hex())
+    return 0
+
+
+def run_sync(args):
+    from keyagent.crypto.cmac import Cmac
+
+    sync = _sync_state(args, _layout(args))
+    out = bytearray(8)
+    n = sync.build(args.data_id, Cmac(args.key), out)
+    print(out[:n].hex())
     return 0

@@ -100,7 +100,7 @@ class KeySlots:
         for pdu in self.pdus:
             start = floor.get(pdu.index, 0)
             ep = pdu.tx or pdu.rx
-            ep.key, ep.fvm = keys.clusters[pdu.cluster], pdu.fvm(1, start)
+            ep.key, ep.fvm = keys.clusters[pdu.cluster], pdu.fvm(1, start, True)  # joined
             pdu.high_fv = start
         if self.current is not None:
             self.current.zeroise()

@@ -3,7 +3,8 @@
 #   MAC input   = Data ID (16 bits, big-endian) || authentic PDU
 #                 || complete freshness value (big-endian, ceil(fv_bits/8) bytes)
 #   secured PDU = [length header] || authentic PDU || truncated FV (its low
-#                 tx bits) || truncated MAC (its high bits), packed MSB first,
+#                 tx bits, or what a multi-counter layout puts on the wire)
+#                 || truncated MAC (its high bits), packed MSB first,
 #                 zero bits up to a whole byte; on CAN FD, padded to a valid
 #                 FD frame length.
 #
@@ -14,6 +15,7 @@ from keyagent.compat import const
 from keyagent import features
 from keyagent.secoc import frame_mac
 from keyagent.secoc.frame_mac import frame_length
+from keyagent.secoc.bitpack import put_bits
 
 OK = const(0)
 MAC_MISMATCH = const(1)
@@ -118,8 +120,12 @@ class SecOCTx(_Endpoint):
             if fv < 0:
                 return -FRESHNESS_UNAVAILABLE
         impl = self._fast if fv <= _SMALL_FV else frame_mac
-        return impl.mac_frame(key.enc, key.sub, self._st, self._m, self._x, self._tag,
-                              payload, 0, plen, fv, out)
+        n = impl.mac_frame(key.enc, key.sub, self._st, self._m, self._x, self._tag,
+                           payload, 0, plen, fv, out)
+        if fvm is not None and fvm.custom_wire:
+            # A layout whose truncated FV is not the value's low bits.
+            put_bits(out, (self.layout.header_len + plen) << 3, fvm.truncated(fv), self.layout.tx_fv_bits)
+        return n
 
 
 class SecOCRx(_Endpoint):

@@ -4,14 +4,17 @@
 # and accept() once the MAC has verified.
 #
 # CounterFreshness: the single-counter scheme. MultiCounterFreshness: the
-# JASPAR multi-counter scheme (Profile 3), whose trip and reset counters
-# come from a SyncState shared by every PDU of the ECU (see fv_sync).
+# multi-counter scheme (JASPAR by default, other layouts from fv_layout),
+# whose trip and reset counters come from a SyncState shared by every PDU
+# of the ECU (see fv_sync).
 #
 # A complete freshness value is a plain int of fv_bits bits. -1 means "no
 # value": counter exhausted, or no candidate left.
 
 
 class CounterFreshness:
+    custom_wire = False  # the truncated FV is the value's low bits
+
     def __init__(self, fv_bits, tx_bits, attempts=0):
         if not 0 <= tx_bits <= fv_bits <= 64:
             raise ValueError("need 0 <= tx_bits <= fv_bits <= 64")
@@ -75,91 +78,132 @@ class CounterFreshness:
 
 
 class MultiCounterFreshness:
-    # FV = trip | reset | message | reset flag (widths from the SyncState and
-    # msg_bits); the truncated FV is the low message-counter bits followed by
-    # the reset flag (the low flag_bits of the reset counter).
-    def __init__(self, sync, msg_bits, tx_bits, attempts=0):
+    # The complete FV is laid out by a FreshnessLayout (fv_layout): trip and
+    # reset counters from the SyncState shared by every PDU of the ECU, a
+    # message counter per PDU, the reset flag. The receiver rebuilds the
+    # value from the truncated bits: the reset cycle from the last sync, or
+    # up to `missed` cycles ahead of it or behind it (a sync message the
+    # receiver or the sender missed; the reset flag, when the layout has
+    # one, rules out the others), the message counter by the counter rule
+    # of CounterFreshness, with `attempts` carries.
+    #
+    # closed: this endpoint may have been sending or receiving under the same
+    # key before a reboot (it joined an active epoch). Then the first reset
+    # cycle it sees is closed: nothing is sent or accepted in it, so a reset
+    # never reopens values used before it.
+    def __init__(self, sync, layout, attempts=0, missed=1, closed=False):
         self.sync = sync
-        self.msg_bits = msg_bits
-        self.flag_bits = sync.flag_bits
-        self.tx_bits = tx_bits
-        self.fv_bits = sync.trip_bits + sync.reset_bits + msg_bits + sync.flag_bits
-        if self.fv_bits > 64 or not self.flag_bits < tx_bits <= msg_bits + self.flag_bits:
-            raise ValueError("multi-counter widths do not fit")
-        self.attempts = attempts
-        self.msg = 0  # last message counter sent, within tx_epoch
-        self.tx_epoch = -1  # (trip, reset) as one int, when msg was last reset
+        self.layout = layout
+        self.fv_bits = layout.fv_bits
+        self.tx_bits = layout.tx_bits
+        self.custom_wire = not layout.wire_is_low_bits()
+        self.missed = missed
+        self.msg_attempts = attempts
+        self.attempts = (2 * missed + 2) * (attempts + 1) - 1  # what the engine tries
+        self.msg = 0  # last message counter sent, within tx_cycle
+        self.tx_cycle = -1  # (trip, reset) as one int, when msg was last reset
+        self.floor = -2 if closed else -1  # cycles up to this one are closed
         self.last = 0  # last complete FV accepted
 
-    def _compose(self, trip, reset, msg):
-        s = self.sync
-        f = self.flag_bits
-        fv = (trip << s.reset_bits) | reset
-        fv = (fv << self.msg_bits) | msg
-        return (fv << f) | (reset & ((1 << f) - 1))
+    def _cycle(self, trip, reset):
+        return (trip << self.layout.reset_bits) | reset
+
+    def _open(self, cycle):
+        if self.floor == -2:  # the first cycle the sync shows is closed
+            self.floor = self._cycle(self.sync.trip, self.sync.reset)
+        return cycle > self.floor
 
     def next_tx(self):
         s = self.sync
         if not s.valid:
             return -1  # no trip/reset counters yet (waiting for a sync message)
-        epoch = (s.trip << s.reset_bits) | s.reset
-        if epoch != self.tx_epoch:
-            self.tx_epoch = epoch
+        cycle = self._cycle(s.trip, s.reset)
+        if cycle != self.tx_cycle:
+            if not self._open(cycle):
+                return -1
+            self.tx_cycle = cycle
             self.msg = 0
-        if self.msg >= (1 << self.msg_bits) - 1:
+        if self.msg >= (1 << self.layout.msg_bits) - 1:
             return -1
         self.msg += 1
-        return self._compose(s.trip, s.reset, self.msg)
+        return self.layout.compose(s.trip, s.reset, self.msg)
 
     def truncated(self, fv):
-        return fv & ((1 << self.tx_bits) - 1)
+        return self.layout.truncated(fv)
 
     def candidate(self, trunc, attempt):
+        # The attempt-th possible complete value, or -1 when there is none.
         s = self.sync
-        if not s.valid:
+        n = 0
+        for i in range(2 * self.missed + 2):
+            # Reset cycles: the sync's, 1 ahead, 1 behind, 2 ahead, .., and
+            # the cycle before the last sync as it was (a new trip, or a sync
+            # this ECU missed just before).
+            trip = s.trip
+            ahead = (i + 1) >> 1
+            reset = s.reset + (ahead if i & 1 else -ahead)
+            if i == 2 * self.missed + 1:
+                if s.prev_trip < 0 or (s.prev_trip == trip and s.prev_reset == s.reset - 1):
+                    break  # none, or tried already
+                trip, reset = s.prev_trip, s.prev_reset
+            for carry in range(self.msg_attempts + 1):
+                fv = self._candidate(trunc, trip, reset, carry)
+                if fv >= 0:
+                    if n == attempt:
+                        return fv
+                    n += 1
+        return -1
+
+    def _candidate(self, trunc, trip, reset, carry):
+        lay = self.layout
+        if not self.sync.valid:
             return -1
-        f = self.flag_bits
-        low_bits = self.tx_bits - f
-        flag = trunc & ((1 << f) - 1)
-        low = trunc >> f
-        reset = s.reset
-        if flag != reset & ((1 << f) - 1):
-            # The sender is one reset cycle ahead (its sync message is late).
-            reset += 1
-            if flag != reset & ((1 << f) - 1) or reset >> s.reset_bits:
+        if reset < 0:
+            return -1
+        if reset >> lay.reset_bits:  # the reset counter wrapped: a new trip
+            trip += 1
+            reset -= 1 << lay.reset_bits
+            if trip >> lay.trip_bits:
                 return -1
-        base = self._compose(s.trip, reset, 0)
-        last_msg = 0
-        if (self.last >> (f + self.msg_bits)) == (base >> (f + self.msg_bits)):
-            last_msg = (self.last >> f) & ((1 << self.msg_bits) - 1)
-        high = last_msg >> low_bits
-        if low <= (last_msg & ((1 << low_bits) - 1)):
-            high += 1
-        msg = ((high + attempt) << low_bits) | low
-        if msg >> self.msg_bits:
+        low, bits, flag = lay.split_wire(trunc)
+        if flag >= 0 and flag != reset & ((1 << lay.flag_bits) - 1):
             return -1
-        fv = base | (msg << f)
+        cycle = self._cycle(trip, reset)
+        if not self._open(cycle):
+            return -1
+        last_trip, last_reset, last_msg = lay.split(self.last)
+        if self.last and self._cycle(last_trip, last_reset) != cycle:
+            last_msg = 0  # a newer cycle: its message counter starts again
+        high = last_msg >> bits
+        if low <= last_msg & ((1 << bits) - 1):
+            high += 1
+        msg = ((high + carry) << bits) | low
+        if msg >> lay.msg_bits:
+            return -1
+        fv = lay.compose(trip, reset, msg)
         return fv if fv > self.last else -1
 
     def stale(self, trunc, k):
-        # Replays within the current reset cycle; older ones show as MAC
-        # failures, which is still a rejection.
-        if k or not self.sync.valid:
+        # Replays within the last accepted value's reset cycle; older ones
+        # show as MAC failures, which is still a rejection.
+        if k or not self.last:
             return -1
-        f = self.flag_bits
-        low_bits = self.tx_bits - f
-        last_msg = (self.last >> f) & ((1 << self.msg_bits) - 1)
-        low = trunc >> f
-        high = last_msg >> low_bits
-        if low > (last_msg & ((1 << low_bits) - 1)):
+        lay = self.layout
+        trip, reset, last_msg = lay.split(self.last)
+        low, bits, flag = lay.split_wire(trunc)
+        if flag >= 0 and flag != reset & ((1 << lay.flag_bits) - 1):
+            return -1
+        high = last_msg >> bits
+        if low > last_msg & ((1 << bits) - 1):
             high -= 1
         if high < 0:
             return -1
-        fv = (self.last & ~(((1 << self.msg_bits) - 1) << f)) | (((high << low_bits) | low) << f)
-        return fv if fv <= self.last and (fv & ((1 << f) - 1)) == (trunc & ((1 << f) - 1)) else -1
+        return lay.compose(trip, reset, (high << bits) | low)
 
     def accept(self, fv):
         self.last = fv
 
     def ready(self):
-        return self.sync.valid
+        # False while there are no counters yet or their cycle is closed.
+        s = self.sync
+        return s.valid and self._open(self._cycle(s.trip, s.reset))

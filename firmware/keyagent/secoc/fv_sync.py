@@ -1,31 +1,40 @@
 # The trip and reset counters of the multi-counter freshness scheme, and the
 # authenticated synchronisation message that carries them from the FV master
-# to every other ECU.
+# to every other ECU. The layout (keyagent.secoc.fv_layout) says what the
+# sync PDU carries in which order and what its MAC covers; JASPAR:
 #
-# Sync PDU: trip counter (trip_bits) | reset counter (reset_bits) | MAC
-# truncated to mac_bits, packed MSB first and zero-padded to whole bytes.
-# The MAC is AES-CMAC over Data ID (16 bits) || the packed counters. The
-# counters are their own freshness: a sync message is accepted only if it
-# moves (trip, reset) forward.
+#   sync PDU  = trip (16) | reset (20) | MAC (28), MSB first, 8 bytes
+#   MAC input = Data ID (16) | trip | reset, zero bits to a whole byte
+#
+# The MAC is AES-CMAC truncated to its first mac bits. The counters are
+# their own freshness: a sync message is accepted only if it moves
+# (trip, reset) forward, and never below the trip counter persisted.
 from keyagent.secoc.bitpack import put_bits, get_bits, put_tag, tag_matches
+from keyagent.secoc.fv_layout import FreshnessLayout, JASPAR
 
 SYNC_OK = 0
 SYNC_MAC_MISMATCH = 1
 SYNC_STALE = 2
 SYNC_MALFORMED = 3
+SYNC_REASONS = ("ok", "sync_mac_mismatch", "sync_stale", "sync_malformed")
 
 
 class SyncState:
-    def __init__(self, trip_bits=16, reset_bits=20, flag_bits=2, mac_bits=28):
-        self.trip_bits = trip_bits
-        self.reset_bits = reset_bits
-        self.flag_bits = flag_bits
-        self.mac_bits = mac_bits
-        self.pdu_len = (trip_bits + reset_bits + mac_bits + 7) >> 3
+    def __init__(self, layout=None):
+        if layout is None:
+            layout = FreshnessLayout(JASPAR)
+        self.layout = layout
+        self.trip_bits = layout.trip_bits
+        self.reset_bits = layout.reset_bits
+        self.pdu_len = (layout.sync_bits + 7) >> 3
         self.trip = 0
         self.reset = 0
         self.valid = False
-        self._buf = bytearray(((self.pdu_len + 2) >> 4) * 16 + 16)
+        # The cycle before the current one, for frames sent just before a
+        # sync by an ECU that had not seen it yet (a new trip included).
+        self.prev_trip = -1
+        self.prev_reset = -1
+        self._buf = bytearray((((layout.bits(layout.sync_auth) + 7) >> 3 >> 4) + 1) << 4)
         self._tag = bytearray(16)
 
     # FV master side.
@@ -37,24 +46,38 @@ class SyncState:
         if trip >> self.trip_bits:
             raise ValueError("trip counter exhausted")
         storage.put("trip", trip)
-        self.trip = trip
-        self.reset = 0
-        self.valid = True
+        self._adopt(trip, 0)
 
     def next_reset(self, storage):
-        self.reset += 1
-        if self.reset >> self.reset_bits:
+        # The next reset cycle; when the reset counter wraps, a new trip.
+        if (self.reset + 1) >> self.reset_bits:
             self.start_trip(storage)
+        else:
+            self._adopt(self.trip, self.reset + 1)
+
+    def _adopt(self, trip, reset):
+        if self.valid:
+            self.prev_trip = self.trip
+            self.prev_reset = self.reset
+        self.trip = trip
+        self.reset = reset
+        self.valid = True
 
     def build(self, data_id, cmac, out):
         # Writes the sync PDU into out; returns its length.
-        n = self._authenticate(data_id, cmac, self.trip, self.reset)
+        self._authenticate(data_id, cmac, self.trip, self.reset)
         for i in range(self.pdu_len):
             out[i] = 0
-        put_bits(out, 0, self.trip, self.trip_bits)
-        put_bits(out, self.trip_bits, self.reset, self.reset_bits)
-        put_tag(out, self.trip_bits + self.reset_bits, self._tag, self.mac_bits)
-        return n
+        pos = 0
+        lay = self.layout
+        for kind, w in lay.sync:
+            w = lay.width(kind, w)
+            if kind == "mac":
+                put_tag(out, pos, self._tag, w)
+            elif kind != "pad":
+                put_bits(out, pos, self.trip if kind == "trip" else self.reset, w)
+            pos += w
+        return self.pdu_len
 
     # Receiving side.
 
@@ -62,29 +85,38 @@ class SyncState:
         # Returns SYNC_OK and adopts the counters, or a rejection reason.
         if n != self.pdu_len:
             return SYNC_MALFORMED
-        trip = get_bits(pdu, 0, self.trip_bits)
-        reset = get_bits(pdu, self.trip_bits, self.reset_bits)
+        lay = self.layout
+        trip = reset = 0
+        pos = mac_pos = 0
+        for kind, w in lay.sync:
+            w = lay.width(kind, w)
+            if kind == "trip":
+                trip = get_bits(pdu, pos, w)
+            elif kind == "reset":
+                reset = get_bits(pdu, pos, w)
+            elif kind == "mac":
+                mac_pos = pos
+            pos += w
         self._authenticate(data_id, cmac, trip, reset)
-        if not tag_matches(pdu, self.trip_bits + self.reset_bits, self._tag, self.mac_bits):
+        if not tag_matches(pdu, mac_pos, self._tag, lay.sync_mac_bits):
             return SYNC_MAC_MISMATCH
         floor = storage.get("trip", 0) if storage is not None else 0
-        if trip < floor or (self.valid and (trip, reset) <= (self.trip, self.reset)):
+        if trip < (floor or 0) or (self.valid and (trip, reset) <= (self.trip, self.reset)):
             return SYNC_STALE
-        self.trip = trip
-        self.reset = reset
-        self.valid = True
+        self._adopt(trip, reset)
         if storage is not None:
             storage.put("trip", trip)
         return SYNC_OK
 
     def _authenticate(self, data_id, cmac, trip, reset):
+        lay = self.layout
         b = self._buf
-        b[0] = data_id >> 8
-        b[1] = data_id & 0xFF
-        counters = (self.trip_bits + self.reset_bits + 7) >> 3
-        for i in range(2, 2 + counters):
+        for i in range(len(b)):
             b[i] = 0
-        put_bits(b, 16, trip, self.trip_bits)
-        put_bits(b, 16 + self.trip_bits, reset, self.reset_bits)
-        cmac.digest_into(b, 2 + counters, self._tag)
-        return self.pdu_len
+        pos = 0
+        for kind, w in lay.sync_auth:
+            w = lay.width(kind, w)
+            if kind != "pad":
+                put_bits(b, pos, data_id if kind == "data_id" else trip if kind == "trip" else reset, w)
+            pos += w
+        cmac.digest_into(b, (pos + 7) >> 3, self._tag)

@@ -14,8 +14,8 @@ SYNC_ID = 0x0FFF
 
 def jaspar_pair(master_sync, slave_sync, attempts=1):
     lay = layout_for_profile(3, 0x20, 4)
-    tx = SecOCTx(lay, MultiCounterFreshness(master_sync, 26, 4))
-    rx = SecOCRx(lay, MultiCounterFreshness(slave_sync, 26, 4, attempts))
+    tx = SecOCTx(lay, MultiCounterFreshness(master_sync, master_sync.layout))
+    rx = SecOCRx(lay, MultiCounterFreshness(slave_sync, slave_sync.layout, attempts))
     tx.key = rx.key = KEY
     return tx, rx
 
