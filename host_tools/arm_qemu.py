@@ -163,7 +163,7 @@ class Session:
         self.error = pyboard.PyboardError
         archive = elf + ".files"
         write_archive(files or {}, archive)
-        qemu = ("qemu-system-arm -machine %s -nographic -monitor null -semihosting -serial stdio %s"
+        qemu = ("exec qemu-system-arm -machine %s -nographic -monitor null -semihosting -serial stdio %s"
                 "-device loader,file=%s,addr=0x%x,force-raw=on -kernel %s") % (
             CORES[core][1], "-icount shift=0 " if icount else "", archive, ARCHIVE_ADDR, elf)
         self.board = pyboard.Pyboard("exec:" + qemu)
@@ -189,3 +189,29 @@ class Session:
 
     def close(self):
         self.board.close()
+        self.board.serial.subp.wait()  # reaped, so its CPU time counts as this process's children's
+
+
+def bench_files():
+    # The device side of bench/arm_*.py (bench/arm_device/), the MicroPython
+    # benchmarks it reuses (bench/mpy_*.py) and the firmware tests' stand-ins.
+    files = {}
+    for folder, device in (("bench", "/bench"), ("bench/arm_device", "/bench"), ("tests/keyagent", "/tests/keyagent")):
+        for n in os.listdir(os.path.join(ROOT, folder)):
+            if n.endswith(".py") and not n.startswith(("test_", "bench_", "arm_", "run")):
+                files[device + "/" + n] = os.path.join(ROOT, folder, n)
+    return files
+
+
+def run_bench(name, heap=F446RE_HEAP, role="both", core="cortex-m4f"):
+    # Imports bench/arm_device/<name>.py once on a fresh board with
+    # instruction counting on; returns its output and the firmware image used.
+    elf = build(core, heap=heap, role=role, log=lambda line: print(line, file=sys.stderr))
+    session = Session(core, elf, bench_files(), icount=True)
+    try:
+        out, err = session.run("import sys\nsys.path[:0] = ['/bench', '/tests/keyagent']\nimport %s\n" % name)
+    finally:
+        session.close()
+    if err:
+        raise RuntimeError("on the board: " + out + err)
+    return out, elf

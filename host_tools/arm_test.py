@@ -10,6 +10,7 @@
 import argparse
 import os
 import re
+import resource
 import sys
 import threading
 import time
@@ -123,6 +124,8 @@ def main(argv=None):
         t.join()
     for core in sorted(results):
         print("\n".join(results[core][0]), flush=True)
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print("arm-test: %.0f s of CPU in QEMU and the builds" % (cpu.ru_utime + cpu.ru_stime))
     return 0 if all(ok for _, ok in results.values()) else 1
 
 
