@@ -27,6 +27,11 @@ class Unavailable(Exception):
     pass
 
 
+class BadMicropyDir(Exception):
+    # MICROPY_DIR was given but is no MicroPython source: the user's mistake.
+    pass
+
+
 def micropython_source():
     # MICROPY_DIR (a user's checkout), else the shared v1.28 subset unpacked
     # into build/ once; raises Unavailable when neither is there.
@@ -37,7 +42,7 @@ def micropython_source():
     given = os.environ.get("MICROPY_DIR")
     if given:
         if not os.path.exists(os.path.join(given, "ports", "qemu", "Makefile")):
-            raise Unavailable("MICROPY_DIR=%s has no ports/qemu/Makefile" % given)
+            raise BadMicropyDir("MICROPY_DIR=%s is not a MicroPython source (no ports/qemu/Makefile)" % given)
         return os.path.abspath(given)
     tarballs = sorted(glob.glob(SHARED_TARBALLS))
     if not tarballs:

@@ -106,6 +106,9 @@ def main(argv=None):
         print("arm-test: SKIPPED, %s; the firmware tests did not run on an emulated Cortex-M (README: "
               "Running on an emulated Cortex-M)" % e)
         return 0
+    except arm_qemu.BadMicropyDir as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
     skip = unix_only_tests()
     files = test_files()
     results = {}

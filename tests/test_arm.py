@@ -51,6 +51,22 @@ def test_run_py_skips_test_modules_by_name():
     assert "SKIP test_kdf: not for this port" in proc.stdout
 
 
+def test_a_wrong_micropy_dir_is_an_error_not_a_skip(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "host_tools.arm_test"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, MICROPY_DIR=str(tmp_path)))
+    if "SKIPPED" in proc.stdout:
+        pytest.skip(proc.stdout.strip())  # no toolchain here: that is checked first
+    assert proc.returncode == 2
+    assert proc.stderr == "error: MICROPY_DIR=%s is not a MicroPython source (no ports/qemu/Makefile)\n" % tmp_path
+
+
+def test_without_a_toolchain_it_says_it_skipped_and_passes(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "host_tools.arm_test"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PATH=str(tmp_path)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("arm-test: SKIPPED, arm-none-eabi-gcc, qemu-system-arm not found")
+
+
 def arm_available():
     try:
         arm_qemu.micropython_source()
