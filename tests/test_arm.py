@@ -88,3 +88,24 @@ def test_firmware_suite_on_emulated_cortex_m():
             line = [s for s in proc.stdout.splitlines() if s.startswith("arm-test %s %s: " % (core, mode))]
             assert len(line) == 1 and " passed, 0 failed, " in line[0], proc.stdout
             assert int(line[0].split(": ")[1].split()[0]) > 100, line  # the whole suite ran, not a stub
+
+
+def test_build_key_follows_every_input(tmp_path, monkeypatch):
+    # The cached firmware is rebuilt when a frozen module, a board file or the
+    # make command changes, and only then.
+    src = tmp_path / "m.py"
+    src.write_text("a = 1\n")
+    monkeypatch.setattr(arm_qemu, "_inputs", lambda: [str(src)])
+    key = arm_qemu._build_key(str(tmp_path), ["make", "A=1"])
+    assert arm_qemu._build_key(str(tmp_path), ["make", "A=1"]) == key
+    assert arm_qemu._build_key(str(tmp_path), ["make", "A=2"]) != key
+    src.write_text("a = 2\n")
+    assert arm_qemu._build_key(str(tmp_path), ["make", "A=1"]) != key
+
+
+def test_build_inputs_are_the_frozen_agent_and_the_board_files():
+    inputs = [os.path.relpath(p, ROOT) for p in arm_qemu._inputs()]
+    assert "firmware/keyagent/secoc/frame_mac_viper.py" in inputs
+    assert "boards/qemu/MPS2_AN386/mpconfigboard.mk" in inputs and "boards/manifest.py" in inputs
+    assert "boards/cmodules/cryptolib_aes/micropython.mk" in inputs
+    assert "boards/qemu/ramdisk.py" not in inputs  # runs on the board, not built in
