@@ -21,7 +21,7 @@ def mac_frame(enc, sub: ptr8, st: ptr8, m: ptr8, x, tag, buf: ptr8, poff: int,
         m[2 + i] = buf[poff + i]
     n = 2 + plen + st[2]
     i = n - 1
-    v = fv
+    v = uint(fv)  # unsigned: >> must fill with zeros, also past bit 31 on a 32-bit core
     while i > 1 + plen:
         m[i] = v & 0xFF
         v = v >> 8
@@ -89,7 +89,7 @@ def mac_frame(enc, sub: ptr8, st: ptr8, m: ptr8, x, tag, buf: ptr8, poff: int,
     bit = pos << 3
     k = tb - 1
     while k >= 0:
-        po[bit >> 3] |= ((fv >> k) & 1) << (7 - (bit & 7))
+        po[bit >> 3] |= int((uint(fv) >> k) & 1) << (7 - (bit & 7))
         bit += 1
         k -= 1
     b = bit >> 3
