@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 MICROPYTHON ?= $(abspath $(VENV)/bin/micropython)
 export MICROPYTHON
 
-.PHONY: test bench demo mpy-check renode-test firmware clean
+.PHONY: test bench demo mpy-check renode-test arm-test firmware clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ BOARD ?= NUCLEO_F446RE
 MICROPY_DIR ?=
 firmware:
 	$(PYTHON) -m host_tools.firmware_build --board "$(BOARD)" --micropy-dir "$(MICROPY_DIR)"
+
+# The firmware tests on emulated Cortex-M4F and M7 cores (MicroPython's qemu
+# port, README: "Running on an emulated Cortex-M"). MicroPython from
+# MICROPY_DIR, else ../shared/micropython/*.tar.gz; without it or the ARM
+# toolchain and QEMU, says it skipped and exits 0. `make test` runs it through
+# tests/test_arm.py. Firmware builds are cached in build/arm.
+arm-test: $(STAMP)
+	MICROPY_DIR="$(MICROPY_DIR)" $(PY) -m host_tools.arm_test
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

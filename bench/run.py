@@ -1,5 +1,6 @@
 # `make bench`: runs every benchmark in bench/ and passes through its
-# `BENCH <name> <value> <unit>` lines. bench_*.py run under CPython;
+# `BENCH <name> <value> <unit>` lines. bench_*.py and arm_*.py (drivers of
+# MicroPython on an emulated Cortex-M, host_tools.arm_qemu) run under CPython;
 # mpy_*.py run under the MicroPython unix port (MICROPYTHON), with
 # firmware/ and tests/keyagent/ on its path. Ratios are measured within one run of one script.
 import os
@@ -14,7 +15,7 @@ def commands():
     mpy = os.environ.get("MICROPYTHON") or os.path.join(os.path.dirname(sys.executable), "micropython")
     for name in sorted(os.listdir(HERE)):
         path = os.path.join(HERE, name)
-        if name.startswith("bench_") and name.endswith(".py"):
+        if name.startswith(("bench_", "arm_")) and name.endswith(".py"):
             yield name, [sys.executable, path]
         elif name.startswith("mpy_") and name.endswith(".py"):
             yield name, [mpy, path]

@@ -35,6 +35,25 @@ def board_config(board):
     return load_board(board)
 
 
+# The submodules ports/stm32 builds from, each by a file it must contain:
+# the ST HAL (stm32lib), TinyUSB (the USB stack of MicroPython 1.28's stm32
+# port) and Mbed TLS (cryptolib's AES).
+SUBMODULES = (("lib/stm32lib", "README.md"), ("lib/tinyusb", "src/tusb.h"), ("lib/mbedtls", "library/aes.c"))
+
+
+def submodules_off_their_pin(micropy_dir):
+    # The SUBMODULES checked out at another commit than
+    # the one the checkout records ("+" in git submodule status). A source
+    # tree that is not a git checkout has no pins to compare: none.
+    if not os.path.exists(os.path.join(micropy_dir, ".git")):
+        return []
+    proc = subprocess.run(["git", "-C", micropy_dir, "submodule", "status"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return []
+    ours = [p for p, _ in SUBMODULES]
+    return [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("+") and line.split()[1] in ours]
+
+
 def check_micropy_dir(micropy_dir, cfg):
     if not micropy_dir:
         raise UserError(
@@ -47,15 +66,21 @@ def check_micropy_dir(micropy_dir, cfg):
         raise UserError("MICROPY_DIR=%s is not a MicroPython checkout (no ports/stm32/Makefile)" % micropy_dir)
     if not os.path.isdir(os.path.join(port, "boards", cfg["micropython_board"])):
         raise UserError("this MicroPython checkout has no board %s; update it" % cfg["micropython_board"])
-    if not os.path.exists(os.path.join(micropy_dir, "lib", "stm32lib", "README.md")):
+    make_submodules = "run make -C %s BOARD=%s submodules" % (port, cfg["micropython_board"])
+    for path, marker in SUBMODULES:
+        if not os.path.exists(os.path.join(micropy_dir, path, marker)):
+            if path == "lib/mbedtls":
+                raise UserError(
+                    "MicroPython's lib/mbedtls (cryptolib's AES) is missing: run "
+                    "git -C %s submodule update --init lib/mbedtls" % micropy_dir
+                )
+            raise UserError("MicroPython's submodules are missing (no %s/%s): %s" % (path, marker, make_submodules))
+    moved = submodules_off_their_pin(micropy_dir)
+    if moved:
         raise UserError(
-            "MicroPython's submodules are missing: run "
-            "make -C %s BOARD=%s submodules" % (port, cfg["micropython_board"])
-        )
-    if not os.path.exists(os.path.join(micropy_dir, "lib", "mbedtls", "library", "aes.c")):
-        raise UserError(
-            "MicroPython's lib/mbedtls (cryptolib's AES) is missing: run "
-            "git -C %s submodule update --init lib/mbedtls" % micropy_dir
+            "%s not at the commit this MicroPython checkout pins (a build against other "
+            "HAL or USB sources fails or misbehaves): run git -C %s submodule update %s"
+            % (", ".join(moved) + (" is" if len(moved) == 1 else " are"), micropy_dir, " ".join(moved))
         )
     return port
 

@@ -31,6 +31,8 @@ def micropy(tmp_path):
     (top / "ports" / "stm32" / "Makefile").write_text("")
     (top / "lib" / "stm32lib").mkdir(parents=True)
     (top / "lib" / "stm32lib" / "README.md").write_text("")
+    (top / "lib" / "tinyusb" / "src").mkdir(parents=True)
+    (top / "lib" / "tinyusb" / "src" / "tusb.h").write_text("")
     (top / "lib" / "mbedtls" / "library").mkdir(parents=True)
     (top / "lib" / "mbedtls" / "library" / "aes.c").write_text("")
     return str(top)
@@ -80,7 +82,50 @@ def test_missing_submodules(micropy):
     os.remove(os.path.join(micropy, "lib", "stm32lib", "README.md"))
     proc = run("--board", "NUCLEO_F446RE", "--micropy-dir", micropy)
     assert proc.returncode == 2
-    assert proc.stderr == "error: MicroPython's submodules are missing: run make -C %s/ports/stm32 BOARD=NUCLEO_F446RE submodules\n" % micropy
+    assert proc.stderr == ("error: MicroPython's submodules are missing (no lib/stm32lib/README.md): run make -C "
+                           "%s/ports/stm32 BOARD=NUCLEO_F446RE submodules\n" % micropy)
+
+
+def test_missing_tinyusb(micropy):
+    # The stm32 port of MicroPython 1.28 compiles TinyUSB: without it the
+    # build used to stop deep inside make instead of here.
+    os.remove(os.path.join(micropy, "lib", "tinyusb", "src", "tusb.h"))
+    proc = run("--board", "NUCLEO_F446RE", "--micropy-dir", micropy)
+    assert proc.returncode == 2
+    assert proc.stderr == ("error: MicroPython's submodules are missing (no lib/tinyusb/src/tusb.h): run make -C "
+                           "%s/ports/stm32 BOARD=NUCLEO_F446RE submodules\n" % micropy)
+
+
+def git(*args, cwd):
+    subprocess.run(["git", "-c", "protocol.file.allow=always", "-c", "user.name=t", "-c", "user.email=t@t",
+                    "-c", "init.defaultBranch=main"] + list(args), cwd=cwd, check=True, capture_output=True)
+
+
+def test_stm32lib_moved_off_its_pin(micropy, tmp_path, toolchain):
+    # A checkout whose lib/stm32lib is at another commit than the one it
+    # pins (a pull without `git submodule update`) is stopped with the fix.
+    hal = tmp_path / "stm32lib"
+    hal.mkdir()
+    (hal / "README.md").write_text("v1")
+    git("init", "-q", cwd=hal)
+    git("add", ".", cwd=hal)
+    git("commit", "-qm", "v1", cwd=hal)
+    os.remove(os.path.join(micropy, "lib", "stm32lib", "README.md"))
+    os.rmdir(os.path.join(micropy, "lib", "stm32lib"))
+    git("init", "-q", cwd=micropy)
+    git("submodule", "add", "-q", str(hal), "lib/stm32lib", cwd=micropy)
+    git("commit", "-qm", "pin", cwd=micropy)
+    proc = run("--board", "NUCLEO_F446RE", "--micropy-dir", micropy, "--dry-run", path=toolchain)
+    assert proc.returncode == 0, proc.stderr  # at its pin: builds
+    sub = os.path.join(micropy, "lib", "stm32lib")
+    with open(os.path.join(sub, "README.md"), "w") as f:
+        f.write("v2")
+    git("commit", "-qam", "v2", cwd=sub)
+    proc = run("--board", "NUCLEO_F446RE", "--micropy-dir", micropy, "--dry-run", path=toolchain)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "error: lib/stm32lib is not at the commit this MicroPython checkout pins (a build against other HAL or "
+        "USB sources fails or misbehaves): run git -C %s submodule update lib/stm32lib\n" % micropy)
 
 
 def test_missing_mbedtls(micropy):

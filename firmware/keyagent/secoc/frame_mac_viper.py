@@ -3,8 +3,11 @@
 # native call around the AES block call: on the unix port a viper-to-viper
 # call costs more than an AES block (bench/mpy_secoc.py), so this function
 # does all of the frame's work itself. Viper has no bounds checks: the
-# callers in keyagent.secoc.engine validate every length first, and freshness
-# values must fit a machine word (secoc sends wider ones the plain way).
+# callers in keyagent.secoc.engine validate every length first. Integers are
+# machine words, 32 bits on a Cortex-M and 64 on x86-64, so the contract is
+# what holds on both (tests/keyagent/test_viper_contract.py): a freshness value
+# 0 <= fv < 2**32, truncated to at most 32 bits, and read_bits of at most 32
+# bits; secoc sends wider values the plain way.
 import micropython
 
 from keyagent.canfd import FD_LENGTH_OF
@@ -20,7 +23,7 @@ def mac_frame(enc, sub: ptr8, st: ptr8, m: ptr8, x, tag, buf: ptr8, poff: int,
         m[2 + i] = buf[poff + i]
     n = 2 + plen + st[2]
     i = n - 1
-    v = fv
+    v = uint(fv)  # unsigned: >> must fill with zeros, also past bit 31 on a 32-bit core
     while i > 1 + plen:
         m[i] = v & 0xFF
         v = v >> 8
@@ -88,7 +91,7 @@ def mac_frame(enc, sub: ptr8, st: ptr8, m: ptr8, x, tag, buf: ptr8, poff: int,
     bit = pos << 3
     k = tb - 1
     while k >= 0:
-        po[bit >> 3] |= ((fv >> k) & 1) << (7 - (bit & 7))
+        po[bit >> 3] |= int((uint(fv) >> k) & 1) << (7 - (bit & 7))
         bit += 1
         k -= 1
     b = bit >> 3
@@ -114,9 +117,11 @@ def mac_frame(enc, sub: ptr8, st: ptr8, m: ptr8, x, tag, buf: ptr8, poff: int,
 
 
 @micropython.viper
-def read_bits(buf: ptr8, pos: int, nbits: int) -> int:
-    v = 0
+def read_bits(buf: ptr8, pos: int, nbits: int) -> uint:
+    # Unsigned, so that 32 bits with the top one set come back positive on a
+    # 32-bit core too (as an int they would be negative there).
+    v = uint(0)
     for k in range(nbits):
         p = pos + k
-        v = (v << 1) | ((buf[p >> 3] >> (7 - (p & 7))) & 1)
+        v = (v << 1) | uint((buf[p >> 3] >> (7 - (p & 7))) & 1)
     return v

@@ -1,0 +1,150 @@
+# The integer contract of every viper function, pinned where a machine word
+# differs: viper integers are 32 bits on a Cortex-M and 64 on x86-64, so a
+# value that is right on the unix port can come back negative or truncated on
+# a board. Each function is checked at and across 2**30 (MicroPython's small
+# int limit on 32 bits), 2**31 (the sign bit) and 2**32 (the word) against
+# its plain version and values computed here. Under CPython (no viper) the
+# plain versions face the same checks; `make arm-test` runs this on ARM.
+from keyagent.crypto import aes_soft, bufops
+from keyagent.crypto.cmac import Cmac
+from keyagent.optical import link
+from keyagent.secoc import bitpack, frame_mac
+
+WORDS = (0, 1, 2**30 - 1, 2**30, 2**30 + 1, 2**31 - 1, 2**31, 2**31 + 1, 2**32 - 2, 2**32 - 1)
+
+
+def _viper(name):
+    # The viper module keyagent.<name>, or None where there is no viper emitter.
+    try:
+        mod = __import__("keyagent." + name)
+        for part in name.split("."):
+            mod = getattr(mod, part)
+        return mod
+    except (ImportError, SyntaxError, NameError, AttributeError):
+        return None
+
+
+FRAME_MAC_VIPER = _viper("secoc.frame_mac_viper")
+
+
+def _read_bits_impls():
+    impls = [frame_mac.read_bits]
+    if FRAME_MAC_VIPER:
+        impls.append(FRAME_MAC_VIPER.read_bits)
+    return impls
+
+
+def test_read_bits_is_unsigned_up_to_32_bits_at_any_bit_offset():
+    for value in WORDS:
+        for nbits in (30, 31, 32):
+            if value >> nbits:
+                continue
+            for pos in (0, 3, 7, 13):
+                buf = bytearray(b"\xff" * 8)
+                bitpack.put_bits(buf, pos, value, nbits)
+                for read_bits in _read_bits_impls():
+                    assert read_bits(buf, pos, nbits) == value, (read_bits, value, nbits, pos)
+
+
+def test_read_bits_of_the_issue_example():
+    # 32 bits whose top bit is set: negative on ARM before read_bits was unsigned.
+    buf = bytes((0xFF, 0xEE, 0xDD, 0xCC, 0x00))
+    for read_bits in _read_bits_impls():
+        assert read_bits(buf, 0, 32) == 0xFFEEDDCC
+        assert read_bits(buf, 4, 32) == 0xFEEDDCC0
+
+
+def _endpoint_state(fv_bytes, tx_fv_bits):
+    st = bytearray(128)
+    # Data ID 0x0123, 24 MAC bits, no length header, CAN FD padded with 0xAA.
+    st[0], st[1], st[2], st[3], st[4], st[6], st[7] = 0x01, 0x23, fv_bytes, tx_fv_bits, 24, 1, 0xAA
+    mv = memoryview(st)
+    return st, mv[16:96], mv[96:112], mv[112:128]
+
+
+def test_mac_frame_viper_agrees_with_plain_for_every_fv_below_2_to_32():
+    if FRAME_MAC_VIPER is None:
+        return  # CPython: no viper version to hold to the plain one
+    key = Cmac(bytes(range(16)))
+    payload = b"\x11\x22\x33\x44"
+    for fv in WORDS:
+        for fv_bytes, tx_bits in ((4, 30), (4, 31), (4, 32), (8, 32), (8, 16)):
+            frames = []
+            for impl in (frame_mac, FRAME_MAC_VIPER):
+                st, m, x, tag = _endpoint_state(fv_bytes, tx_bits)
+                out = bytearray(64)
+                n = impl.mac_frame(key.enc, key.sub, st, m, x, tag, payload, 0, 4, fv, out)
+                frames.append(bytes(out[:n]))
+            assert frames[0] == frames[1] and len(frames[0]) == 12, (fv, fv_bytes, tx_bits)
+            for impl in (frame_mac, FRAME_MAC_VIPER):
+                st, m, x, tag = _endpoint_state(fv_bytes, tx_bits)
+                got = impl.mac_frame(key.enc, key.sub, st, m, x, tag, frames[0], 0, 4, fv, None)
+                wrong = impl.mac_frame(key.enc, key.sub, st, m, x, tag, frames[0], 0, 4, fv ^ 1, None)
+                assert (got, wrong) == (1, 0), (impl, fv, fv_bytes, tx_bits)
+
+
+def _crc32_reference(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def test_crc32_with_and_without_the_top_bits_set():
+    impls = [link._crc32_plain_into, link.crc32_into]
+    viper = _viper("optical.crc32_viper")
+    if viper:
+        impls.append(viper.crc32_into)
+    # CRCs below 2**30, between 2**30 and 2**31, and at or above 2**31.
+    cases = [b"", b"\x03", b"\x01", b"123456789", b"\x00" * 4, b"\xff" * 4, bytes(range(256))]
+    seen = set()
+    for data in cases:
+        want = _crc32_reference(data)
+        seen.add(want >> 30)
+        for crc32_into in impls:
+            out = bytearray(6)
+            crc32_into(data, len(data), out, 1)
+            assert int.from_bytes(bytes(out[1:5]), "big") == want, (crc32_into, data)
+            assert out[0] == 0 and out[5] == 0
+    assert seen == {0, 1, 2, 3}  # the cases do cross 2**30, 2**31 and reach 2**32 - 1
+
+
+def test_bufops_carry_bytes_not_words():
+    # bufops' integers are byte values, offsets and lengths: the top bit of a
+    # byte must not turn into a sign, and ct_equal must see a difference in
+    # any byte, the last included.
+    impls = [bufops]
+    viper = _viper("crypto.bufops_viper")
+    if viper:
+        impls.append(viper)
+    src = bytes((0x80, 0xFF, 0x7F, 0x01) * 4)
+    for ops in impls:
+        dst = bytearray(b"\xff" * 16)
+        ops.xor_into(dst, src, 0, 16)
+        assert bytes(dst) == bytes(b ^ 0xFF for b in src)
+        ops.copy_into(dst, 2, src, 1, 8)
+        assert bytes(dst[2:10]) == src[1:9]
+        ops.fill(dst, 0, 16, 0xFF)
+        assert bytes(dst) == b"\xff" * 16
+        assert ops.ct_equal(src, bytes(src), 16)
+        for i in (0, 15):
+            other = bytearray(src)
+            other[i] ^= 0x80
+            assert not ops.ct_equal(src, other, 16)
+
+
+def test_aes_soft_rounds_on_all_ones_and_top_bit_bytes():
+    # AES-128 of the all-ones block under the all-ones key (computed with an
+    # independent implementation): every byte of state and key has its top bit set.
+    key = b"\xff" * 16
+    want = bytes.fromhex("bcbf217cb280cf30b2517052193ab979")
+    impls = [aes_soft.SoftAes]
+    viper = _viper("crypto.aes_soft_viper")
+    if viper:
+        impls.append(viper.ViperAes)
+    for cls in impls:
+        out = bytearray(16)
+        cls(key).encrypt(b"\xff" * 16, out)
+        assert bytes(out) == want, cls
