@@ -31,9 +31,11 @@ DEFAULT_MODES = {
     "cortex-m4f": list(MODES),
     "cortex-m7": ["viper-cryptolib", "viper-soft-aes"],
 }
-# Test modules that need the unix port (sockets, select, keyagent.unix):
-# skipped by name on a board image, never imported there.
-_UNIX_ONLY = re.compile(r"^\s*(import|from)\s+(socket|select|keyagent\.unix)\b", re.M)
+# Test modules that need the unix port (sockets, select, keyagent.unix, or a
+# helper marked "# port: unix"), directly or through a helper module of
+# tests/keyagent: skipped by name on a board image, never imported there.
+_UNIX_ONLY = re.compile(r"^\s*(import|from)\s+(socket|select|keyagent\.unix)\b|^# port: unix$", re.M)
+_IMPORTS = re.compile(r"^\s*(?:import|from)\s+(\w+)", re.M)
 _RESULT = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?", re.M)
 
 
@@ -51,14 +53,16 @@ def test_files():
 
 
 def unix_only_tests():
-    names = []
+    sources = {}
     for dirpath, _, files in os.walk(os.path.join(ROOT, "tests", "keyagent")):
         for n in files:
-            if n.startswith("test_") and n.endswith(".py"):
+            if n.endswith(".py"):
                 with open(os.path.join(dirpath, n)) as f:
-                    if os.path.basename(dirpath) == "unix" or _UNIX_ONLY.search(f.read()):
-                        names.append(n[:-3])
-    return sorted(names)
+                    sources[n[:-3]] = (os.path.basename(dirpath) == "unix", f.read())
+    helpers = {name for name, (_, text) in sources.items()
+               if not name.startswith("test_") and _UNIX_ONLY.search(text)}
+    return sorted(name for name, (in_unix, text) in sources.items() if name.startswith("test_") and (
+        in_unix or _UNIX_ONLY.search(text) or helpers & set(_IMPORTS.findall(text))))
 
 
 def run_mode(session, flags, skip):

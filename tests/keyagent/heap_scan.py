@@ -7,6 +7,7 @@
 # every key it handed out.) The heap is the mapping that holds our objects
 # (id() is the address on MicroPython; /proc/self/maps says where it ends),
 # read with uctypes: unix port only.
+# port: unix
 import gc
 
 from keyagent.crypto import kdf

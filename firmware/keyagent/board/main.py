@@ -89,11 +89,11 @@ def ota_endpoint(cfg, agent, board, machine):
         from keyagent.ota.service import running_service
     except ImportError:
         return None
-    import os
-
     from keyagent.ota.fs import OsFs
 
-    return running_service(cfg, agent, OsFs(), os.urandom, lambda: machine.reset(), board["board"],
+    # SecurityAccess seeds from the agent's random source (os.urandom where
+    # the build has it).
+    return running_service(cfg, agent, OsFs(), agent.rand, lambda: machine.reset(), board["board"],
                            board["mpy_march"])
 
 
