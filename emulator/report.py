@@ -9,11 +9,15 @@ def progress_line(vehicle):
     status = vehicle.pair.status()
     attacks = sum(a.injected for a in vehicle.attackers)
     accepted = sum(a.accepted for a in vehicle.attackers)
-    return ("t=%6.1f s  epoch %-3s verified %-7d rejected %-4d attacks %d (accepted %d)  "
+    line = ("t=%6.1f s  epoch %-3s verified %-7d rejected %-4d attacks %d (accepted %d)  "
             "key pool %-4d QBER %5.1f%%%s" % (
                 vehicle.clock.now / S, vehicle.master.epoch, st.frames_verified,
                 sum(st.authentic_rejected.values()), attacks, accepted,
                 status["stored_key_count"], 100 * status["qber"], "  ALARM" if status["alarm"] else ""))
+    if st.external_frames:
+        line += "  external %d (rejected %d, accepted %d)" % (
+            st.external_frames, sum(st.external_rejected.values()), st.external_accepted)
+    return line
 
 
 def summary_text(summary):
@@ -25,6 +29,10 @@ def summary_text(summary):
     ]
     for reason, n in s["authentic_rejected_by_reason"].items():
         lines.append("  authentic rejected, %s: %d" % (reason, n))
+    if s.get("external_frames"):
+        reasons = ", ".join("%s %d" % kv for kv in s["external_rejected_by_reason"].items()) or "-"
+        lines.append("external frames: %d (from outside the scenario), %d accepted, rejected: %s"
+                     % (s["external_frames"], s["external_accepted"], reasons))
     lines.append("attacks: %d injected, %d accepted" % (s["attacks_injected"], s["attacks_accepted"]))
     for a in s["attacks"]:
         reasons = ", ".join("%s %d" % kv for kv in a["rejected_by_reason"].items())
@@ -74,7 +82,24 @@ def write_trace(trace, path, start_time=0.0):
                 bitrate_switch=fd, is_extended_id=False, channel=0))
 
 
+def plot_formats():
+    """The picture formats matplotlib writes, by extension (png, svg, pdf, jpg, ...)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return set(Figure().canvas.get_supported_filetypes())
+
+
+# Metadata that would differ between two runs, left out so the same run
+# writes the same file.
+_NO_DATES = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+
+
 def plot(vehicle, path):
+    import os
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,5 +128,6 @@ def plot(vehicle, path):
     axes[3].set_xlabel("vehicle time (s)")
     fig.suptitle("qkd-secoc: %s (seed %d)" % (vehicle.scenario["name"], vehicle.seed))
     fig.tight_layout()
-    fig.savefig(path, dpi=80, metadata={"Software": None})
+    fmt = os.path.splitext(path)[1].lower().lstrip(".")
+    fig.savefig(path, dpi=80, format=fmt, metadata=_NO_DATES.get(fmt))
     plt.close(fig)

@@ -18,6 +18,9 @@ from emulator.traffic import Traffic, load_app_messages
 
 SAMPLE_NS = 100 * MS
 _BACKGROUND_BASE_ID = 0x790  # below everything else in priority: load that yields
+# Bus nodes of the scenario's own ECU processes (MicroPython) on the bus
+# server are named "<ECU_CLIENT>:<host>:<port>"; every other client is external.
+ECU_CLIENT = "ecu-process"
 
 
 class Stats:
@@ -27,6 +30,12 @@ class Stats:
         self.app_unsent = 0  # not sent for want of a key (start-up, resets)
         self.frames_verified = 0
         self.authentic_rejected = {}
+        # Frames from outside the scenario (bus server clients such as a
+        # python-can script, a VirtualBridge): on the bus, and the verdicts
+        # the ECUs gave them.
+        self.external_frames = 0
+        self.external_accepted = 0
+        self.external_rejected = {}
 
     def verdict(self, ecu, frame, reason):
         attacker = self.vehicle.attacker_nodes.get(frame.sender)
@@ -34,13 +43,24 @@ class Stats:
             if reason == 0:
                 attacker.accepted += 1
             else:
-                name = secoc.REASONS[reason]
-                attacker.rejected[name] = attacker.rejected.get(name, 0) + 1
+                _count(attacker.rejected, secoc.REASONS[reason])
+        elif self.vehicle.is_external(frame.sender):
+            if reason == 0:
+                self.external_accepted += 1
+            else:
+                _count(self.external_rejected, secoc.REASONS[reason])
         elif reason == 0:
             self.frames_verified += 1
         else:
-            name = secoc.REASONS[reason]
-            self.authentic_rejected[name] = self.authentic_rejected.get(name, 0) + 1
+            _count(self.authentic_rejected, secoc.REASONS[reason])
+
+    def on_bus_frame(self, frame):
+        if self.vehicle.is_external(frame.sender):
+            self.external_frames += 1
+
+
+def _count(counts, reason):
+    counts[reason] = counts.get(reason, 0) + 1
 
 
 class Vehicle:
@@ -77,14 +97,25 @@ class Vehicle:
         self.epoch_reached = {}  # epoch -> {ecu name: time ns}
         self.announced = {}  # epoch -> ms the master announced it
         self.issued_keys = {}  # key ID -> QKD key the master drew, for export()
+        self.epoch_key_ids = {}  # epoch -> the key ID of its QKD key (seen by _sample)
+        self.keys_path = None  # export(live=True): keys.json, rewritten as keys are drawn
+        self.keys_live = False
         self._record_issued_keys()
         self.timeline = []
         self.trace = None
         self._faults()
         self._traffic()
+        self.own_nodes = set(e.bus_node for e in self.ecus.values()) | set(self.attacker_nodes)
+        if self.background is not None:
+            self.own_nodes.add(self.background)
+        self.bus.monitors.append(self.stats.on_bus_frame)
         self.clock.call_at(0, self._sample)
 
     # Building.
+
+    def is_external(self, node):
+        """Is this bus node outside the scenario (not its ECUs, attackers or filler)?"""
+        return node is not None and node not in self.own_nodes and not node.name.startswith(ECU_CLIENT + ":")
 
     def rng_for(self, name):
         # Independent, reproducible random streams per purpose.
@@ -210,34 +241,56 @@ class Vehicle:
             keys = take(side, count, size_bits)
             for key_id, key in keys:
                 self.issued_keys[bytes(key_id)] = bytes(key)
+            if keys and self.keys_path:
+                self._write_keys()  # before the ANNOUNCE that names it is on the bus
             return keys
 
         self.pair.take_new_keys = take_and_record
 
-    def export(self, directory):
+    def export(self, directory, live=False):
         # What `trace analyze`, `monitor` and unix_ecu.py need for this run:
         # DIR/keys.json, the QKD keys the master drew (the observers follow
         # the epochs by the key IDs announced on the bus), and DIR/<ECU>.json,
         # each ECU's node configuration (the gateway's holds the slaves'
         # authentication keys). Written only on request, each file 0600.
+        # live: keys.json is rewritten whenever the master draws a key or
+        # starts an epoch, and holds the K_epoch of the newest two epochs
+        # too, so a monitor that joins mid-run verifies at once (an observer
+        # takes the newest as current, so a trace read from its start must
+        # not have them: the export after the run leaves them out).
         import json
         import os
 
         os.makedirs(directory, exist_ok=True)
-        docs = [("keys", {"qkd_keys": dict((k.hex(), v.hex()) for k, v in sorted(self.issued_keys.items()))})]
-        for name, node in sorted(self.nodes.items(), key=lambda kv: kv[1]):
-            docs.append((name, self.configs[node]))
         paths = []
-        for name, doc in docs:
-            path = os.path.join(directory, name + ".json")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f, indent=1)
-            paths.append(path)
+        for name, node in sorted(self.nodes.items(), key=lambda kv: kv[1]):
+            paths.append(_write_private(os.path.join(directory, name + ".json"), json.dumps(self.configs[node], indent=1)))
+        self.keys_path = os.path.join(directory, "keys.json")
+        self.keys_live = live
+        paths.insert(0, self._write_keys())
+        if not live:
+            self.keys_path = None
         return paths
 
+    def _write_keys(self):
+        import json
+
+        from keyagent.rekey.messages import epoch_key
+
+        doc = {"qkd_keys": dict((k.hex(), v.hex()) for k, v in sorted(self.issued_keys.items()))}
+        if self.keys_live:
+            newest = sorted(self.epoch_key_ids.items())[-2:]
+            doc["epoch_keys"] = dict((str(e), epoch_key(self.issued_keys[k], e).hex())
+                                     for e, k in newest if k in self.issued_keys)
+        return _write_private(self.keys_path, json.dumps(doc, indent=1))
+
     def _sample(self):
-        self.announced.update(self.master.agent.rekey.announced_times)
+        rekey = self.master.agent.rekey
+        self.announced.update(rekey.announced_times)
+        if rekey.key_id is not None and rekey.epoch not in self.epoch_key_ids:
+            self.epoch_key_ids[rekey.epoch] = rekey.key_id
+            if self.keys_path:
+                self._write_keys()
         self.pair.advance(self.clock.now / S)
         st = self.pair.status()
         self.timeline.append((self.clock.now, st["stored_key_count"], st["qber"], st["alarm"],
@@ -283,6 +336,9 @@ class Vehicle:
             "frames_verified": st.frames_verified,
             "authentic_rejected": sum(st.authentic_rejected.values()),
             "authentic_rejected_by_reason": dict(sorted(st.authentic_rejected.items())),
+            "external_frames": st.external_frames, "external_accepted": st.external_accepted,
+            "external_rejected": sum(st.external_rejected.values()),
+            "external_rejected_by_reason": dict(sorted(st.external_rejected.items())),
             "attacks_injected": sum(a.injected for a in self.attackers),
             "attacks_accepted": sum(a.accepted for a in self.attackers),
             "attacks": [{"kind": a.kind, "target": a.spec.get("target", "0x%X" % a.can_id),
@@ -301,3 +357,15 @@ class Vehicle:
             "qkd_alarm_s": sum(1 for row in self.timeline if row[3]) * SAMPLE_NS / S,
             "events": dict(sorted(events.items())),
         }
+
+
+def _write_private(path, text):
+    # Replaced by rename, so that a reader never sees half a file; 0600.
+    import os
+
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path

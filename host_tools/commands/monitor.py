@@ -16,13 +16,13 @@ from host_tools.observer_report import write_json
 SOCKETCAND = ("socketcand", "qkd_socketcand")
 
 EPILOG = """examples:
-  # the emulator's bus server (emulator/bus_server.py) through socketcand
-  qkd-secoc monitor --interface socketcand --host 127.0.0.1 --port 29536 \\
-      --channel can0 --config gateway.json --keys keys.json \\
-      --dbc can_dbc/vehicle.dbc --dbc can_dbc/keymgmt.dbc --log run.blf
+  # the emulator's bus server (qkd-secoc emulate --bus-port 29536 --export out/run)
+  qkd-secoc monitor --interface qkd_socketcand --host 127.0.0.1 --port 29536 \\
+      --channel can0 --config out/run/GATEWAY.json --keys out/run/keys.json \\
+      --dbc can_dbc/vehicle.dbc --dbc can_dbc/keymgmt.dbc --log out/live.blf
   # a SocketCAN adapter, CAN FD
   qkd-secoc monitor --interface socketcan --channel can0 --fd \\
-      --config gateway.json --keys keys.json --dbc can_dbc/vehicle.dbc
+      --config out/run/GATEWAY.json --keys out/run/keys.json --dbc can_dbc/vehicle.dbc
 
 Every --refresh seconds it prints one row per CAN ID: frames, mean rate,
 epoch of the last verified frame, counts by verdict (ok, mac_mismatch,
@@ -44,9 +44,9 @@ def add_subparser(subparsers):
                     "as a receiving ECU does, follow rekeys, optionally record a BLF/ASC trace.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     bus = parser.add_argument_group("bus (python-can)")
-    bus.add_argument("--interface", default="socketcand",
-                     help="python-can interface: socketcand (with CAN FD), socketcan, virtual, pcan, ... "
-                          "(default socketcand)")
+    bus.add_argument("--interface", default="qkd_socketcand",
+                     help="python-can interface: qkd_socketcand (socketcand with CAN FD; socketcand means "
+                          "the same here), socketcan, virtual, pcan, ... (default qkd_socketcand)")
     bus.add_argument("--channel", default="can0", help="channel (default can0)")
     bus.add_argument("--bitrate", type=int_in(1, 10_000_000), help="nominal bit rate, bit/s")
     bus.add_argument("--data-bitrate", type=int_in(1, 20_000_000), help="CAN FD data phase bit rate, bit/s")

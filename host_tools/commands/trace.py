@@ -8,8 +8,8 @@ from host_tools.errors import UserError
 from host_tools.observer_report import write_json
 
 EPILOG = """example:
-  qkd-secoc trace analyze run.blf --config gateway.json --keys keys.json \\
-      --dbc can_dbc/vehicle.dbc --dbc can_dbc/keymgmt.dbc --json run.json
+  qkd-secoc trace analyze out/t.blf --config out/run/GATEWAY.json --keys out/run/keys.json \\
+      --dbc can_dbc/vehicle.dbc --dbc can_dbc/keymgmt.dbc --json out/t.json
 
 Prints one row per CAN ID (frames, mean rate, epoch of the last verified
 frame, counts by verdict: ok, mac_mismatch, stale_freshness, other; the last

@@ -47,9 +47,10 @@ def test_user_mistakes_are_one_line(tmp_path, capsys):
     assert "error: cannot read" in capsys.readouterr().err
     assert main(["emulate", "scenarios/default.toml", "--trace", "x.txt"]) == 2
     assert capsys.readouterr().err == "error: --trace must name a .blf or .asc file\n"
-    missing = str(tmp_path / "no" / "s.json")
-    assert main(["emulate", "scenarios/default.toml", "--inline", "--json", missing]) == 2
-    assert capsys.readouterr().err == "error: cannot write %s: no directory %s\n" % (missing, tmp_path / "no")
+    (tmp_path / "file").write_text("")
+    blocked = str(tmp_path / "file" / "s.json")
+    assert main(["emulate", "scenarios/default.toml", "--inline", "--json", blocked]) == 2
+    assert capsys.readouterr().err == "error: cannot write %s: File exists\n" % blocked
 
 
 def test_exported_keys_let_trace_analyze_judge_the_run_like_the_ecus(tmp_path, capsys):
