@@ -3,6 +3,7 @@
 # host_tools.secoc_observer's (shared with `trace analyze`); this module opens
 # the bus, records the trace and refreshes the table.
 import argparse
+import shutil
 import sys
 import time
 
@@ -27,8 +28,10 @@ EPILOG = """examples:
 Every --refresh seconds it prints one row per CAN ID: frames, mean rate,
 epoch of the last verified frame, counts by verdict (ok, mac_mismatch,
 stale_freshness, other), the last verdict and the last verified frame's
-signals; then the epoch state and the latest rekey events (ANNOUNCE, ACK,
-DELIVER, ACTIVATE, switch, end of grace). It never sends a frame. It follows
+signals (IDs in no configuration or DBC, such as the emulator's filler
+frames on 0x790-0x7EF, share one row; --all lists them); then the epoch
+state and the latest rekey events (ANNOUNCE, ACK, DELIVER, ACTIVATE, switch,
+end of grace); on a terminal, cut to its height. It never sends a frame. It follows
 rekeys with the key file ({"qkd_keys": {"<key ID hex>": "<key hex>"},
 "epoch_keys": {"<epoch>": "<K_epoch hex>"}}, read again when a key is
 missing and the file changed) and the slaves' K_auth from the
@@ -62,6 +65,8 @@ def add_subparser(subparsers):
                         help="rekey events shown per table (default 10)")
     parser.add_argument("--width", type=int_in(40, 10_000), default=160, metavar="N",
                         help="cut table rows to N characters (default 160)")
+    parser.add_argument("--all", action="store_true",
+                        help="one row per CAN ID, also for IDs in no configuration or DBC (filler traffic)")
     parser.add_argument("--once", type=int_in(1, 1 << 40), metavar="N", help="stop after N frames")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.set_defaults(func=run)
@@ -174,5 +179,7 @@ def _show(out, obs, args, tty, elapsed):
         out.write("-- final: %d frames\n" % obs.frames)
     else:
         out.write("-- %.1f s: %d frames\n" % (elapsed, obs.frames))
-    out.write(obs.table(max_events=args.events, width=args.width))
+    # A refreshing table fits the terminal, so that the SecOC rows stay in view.
+    height = shutil.get_terminal_size().lines - 1 if tty else None
+    out.write(obs.table(max_events=args.events, width=args.width, all_ids=args.all, max_lines=height))
     out.flush()
