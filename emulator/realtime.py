@@ -50,7 +50,7 @@ class ExternalEcu:
 
     def status_line(self):
         s = self.status
-        return "%s (MicroPython pid %d): epoch %s, verified %s, sent %s, rejected %s" % (
+        return "%s (MicroPython pid %d): epoch %s, verified %s, sent %s, rejected (attacks included) %s" % (
             self.name, self.proc.pid, s.get("epoch", "-"), s.get("verified", "0"), s.get("sent", "0"),
             s.get("rejected", "-"))
 

@@ -293,10 +293,15 @@ class Vehicle:
                 self._write_keys()
         self.pair.advance(self.clock.now / S)
         st = self.pair.status()
+        # (t, key pool, QBER, alarm, epoch, genuine rejected, attack frames
+        # rejected, secret key rate, per attacker (injected, rejected),
+        # external frames rejected); emulator.report plots it
         self.timeline.append((self.clock.now, st["stored_key_count"], st["qber"], st["alarm"],
                               self.master.epoch or 0, sum(self.stats.authentic_rejected.values()),
                               sum(sum(a.rejected.values()) for a in self.attackers),
-                              st["secret_key_rate_bps"]))
+                              st["secret_key_rate_bps"],
+                              tuple((a.injected, sum(a.rejected.values())) for a in self.attackers),
+                              sum(self.stats.external_rejected.values())))
         self.clock.call_later(SAMPLE_NS, self._sample)
 
     def run(self, progress=None, step_s=1.0):
@@ -352,7 +357,8 @@ class Vehicle:
             "epoch": self.master.epoch, "ecu_resets": sum(e.resets for e in self.ecus.values()),
             "bus_frames": self.bus.frames, "bus_load": self.bus.busy_time() / max(1, self.clock.now),
             "lost_deliveries": self.bus.lost_deliveries,
-            "key_pool": status["stored_key_count"], "qber": status["qber"], "qkd_alarm": status["alarm"],
+            "key_pool": status["stored_key_count"], "key_pool_max": self.pair.max_key_count,
+            "qber": status["qber"], "qkd_alarm": status["alarm"],
             "qber_max": max([row[2] for row in self.timeline] or [status["qber"]]),
             "qkd_alarm_s": sum(1 for row in self.timeline if row[3]) * SAMPLE_NS / S,
             "events": dict(sorted(events.items())),

@@ -24,7 +24,8 @@ def test_virtual_run_writes_summary_trace_and_plot(tmp_path, capsys):
         assert key in summary
     assert summary["frames_verified"] > 1000 and summary["authentic_rejected"] == 0
     assert summary["rekeys_completed"] >= 1
-    assert "frames: %d sent, %d verified" % (summary["frames_sent"], summary["frames_verified"]) in text
+    assert "genuine traffic: %d PDUs sent, %d receptions verified" % (
+        summary["frames_sent"], summary["frames_verified"]) in text
     frames = list(can.ASCReader(str(trace)))
     assert len(frames) == summary["bus_frames"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
