@@ -48,6 +48,8 @@ RULES = [
                                         "unix-port board"),
     rule("--json out/s.json --trace out/t.asc --plot out/t.png", replace=[(".png", ".png --duration 3")]),
     rule("--inline --trace out/t.blf --export out/run", replace=[("out/run", "out/run --duration 6")]),
+    rule("--set rekey.period_ms=2000", replace=[("--inline", "--inline --duration 2")],
+         expect=r"rekeys: [1-9]"),
     rule("--inline --seed 3", replace=[("--seed 3", "--seed 3 --duration 2")]),
     rule("micropython firmware/unix_ecu.py --config NODE.json", skip="the synopsis of its options"),
     rule("status node=1 t=1000", skip="sample output"),
