@@ -18,10 +18,9 @@ DEFAULT = os.path.join(ROOT, "scenarios", "default.toml")
 
 REQUIRED = object()  # a Key default: the key must be given
 
-# Value types: the Python check and how a type is named in an error.
-_NUMBER = "number"
+# How each value type is named in an error.
 _TYPES = {
-    int: "integer", float: _NUMBER, str: "string", bool: "boolean",
+    int: "integer", float: "number", str: "string", bool: "boolean",
     "message": "DBC message name", "node": "DBC node name", "ecu": "[[ecu]] name", "path": "file path",
 }
 

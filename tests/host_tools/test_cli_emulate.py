@@ -144,6 +144,7 @@ def test_live_export_is_ready_before_the_clock_and_the_monitor_verifies_at_once(
         report = tmp_path / "m.json"
         assert main(command[1:] + ["--duration", "2", "--refresh", "0", "--json", str(report)]) == 0
     finally:
+        proc.send_signal(signal.SIGINT)  # seen enough: stop the run early (it still exports)
         proc.communicate(timeout=60)
     capsys.readouterr()
     verdicts = {}
