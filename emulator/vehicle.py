@@ -97,7 +97,7 @@ class Vehicle:
         self.epoch_reached = {}  # epoch -> {ecu name: time ns}
         self.announced = {}  # epoch -> ms the master announced it
         self.issued_keys = {}  # key ID -> QKD key the master drew, for export()
-        self.epoch_key_ids = {}  # epoch -> the key ID of its QKD key (seen by _sample)
+        self.epoch_key_ids = {}  # epoch -> the key ID of its QKD key, as the master draws it
         self.keys_path = None  # export(live=True): keys.json, rewritten as keys are drawn
         self.keys_live = False
         self._record_issued_keys()
@@ -241,6 +241,8 @@ class Vehicle:
             keys = take(side, count, size_bits)
             for key_id, key in keys:
                 self.issued_keys[bytes(key_id)] = bytes(key)
+                # the master asked for it to start its next epoch
+                self.epoch_key_ids[self.master.agent.rekey.epoch + 1] = bytes(key_id)
             if keys and self.keys_path:
                 self._write_keys()  # before the ANNOUNCE that names it is on the bus
             return keys
@@ -285,12 +287,7 @@ class Vehicle:
         return _write_private(self.keys_path, json.dumps(doc, indent=1))
 
     def _sample(self):
-        rekey = self.master.agent.rekey
-        self.announced.update(rekey.announced_times)
-        if rekey.key_id is not None and rekey.epoch not in self.epoch_key_ids:
-            self.epoch_key_ids[rekey.epoch] = rekey.key_id
-            if self.keys_path:
-                self._write_keys()
+        self.announced.update(self.master.agent.rekey.announced_times)
         self.pair.advance(self.clock.now / S)
         st = self.pair.status()
         # (t, key pool, QBER, alarm, epoch, genuine rejected, attack frames

@@ -126,10 +126,12 @@ def open_log(path):
 def run(args):
     if args.refresh < 0 or (args.duration is not None and args.duration < 0):
         raise UserError("--refresh and --duration are seconds, not negative")
-    obs = make_observer(args)
-    # The bus first: a bus that does not open must not truncate an existing --log file.
+    # The bus first: a bus that does not open must not truncate an existing
+    # --log file; and the key file after it, so that a rekey between the two
+    # is either in the file or seen on the bus.
     bus = open_bus(args)
     try:
+        obs = make_observer(args)
         log = open_log(args.log)
     except UserError:
         bus.shutdown()

@@ -124,7 +124,9 @@ def test_ctrl_c_writes_what_ran_as_partial(tmp_path):
 def test_live_export_is_ready_before_the_clock_and_the_monitor_verifies_at_once(tmp_path, capsys):
     live = tmp_path / "live"
     proc = subprocess.Popen([sys.executable, "-m", "host_tools", "emulate", "scenarios/default.toml",
-                             "--inline", "--bus-port", "0", "--export", str(live), "--duration", "12"],
+                             "--inline", "--bus-port", "0", "--export", str(live), "--duration", "12"]
+                            # the attacks after the run: every frame the monitor sees is genuine
+                            + ["--set=attack.%d.at_s=20" % i for i in range(4)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
@@ -136,7 +138,7 @@ def test_live_export_is_ready_before_the_clock_and_the_monitor_verifies_at_once(
                 assert not [l for l in lines if l.startswith("t=")]
                 assert sorted(p.name for p in live.iterdir()) == sorted(
                     ["keys.json", "GATEWAY.json", "ABS.json", "EPS.json", "ADAS.json", "BCM.json", "PCM.json"])
-            if line.startswith("t=   3"):  # mid-epoch (rekeys every 4 s, attacks from 8 s): join now
+            if line.startswith("t=   3"):  # mid-epoch (rekeys every 4 s): join now
                 break
         assert command[:3] == ["qkd-secoc", "monitor", "--port"]
         keys = json.loads((live / "keys.json").read_text())
