@@ -366,7 +366,8 @@ def _write_private(path, text):
     # Replaced by rename, so that a reader never sees half a file; 0600.
     import os
 
-    tmp = path + ".tmp"
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, "." + name + ".tmp")  # hidden while it is written
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
