@@ -186,8 +186,11 @@ class CanBus:
             self.clock.call_at(self.clock.now, self._arbitrate)
         return frame
 
-    def pending(self):
-        return len(self._pending)
+    def pending(self, node=None):
+        """Frames waiting for the wire (only node's, when given)."""
+        if node is None:
+            return len(self._pending)
+        return sum(1 for e in self._pending if e[2].sender is node)
 
     @property
     def idle(self):

@@ -47,7 +47,7 @@ class _Client:
 
 class BusServer:
     def __init__(self, bus, host="127.0.0.1", port=0, channel=b"can0", settle_s=0.05,
-                 max_clients=32, out_limit=1 << 20):
+                 max_clients=32, out_limit=1 << 20, client_name="tcp"):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the bus server listens on 127.0.0.1 only")
         self.bus = bus
@@ -64,7 +64,9 @@ class BusServer:
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.listener, selectors.EVENT_READ, None)
         self.clients = []
+        self.client_name = client_name  # a client's bus node is "<client_name>:<host>:<port>"
         self.node = bus.attach("bus-server", self._on_frame)
+        self._leaving = []  # nodes of gone clients, detached once their frames are out
         self.rejected = 0
         self.dropped_clients = 0
         self._stop = threading.Event()
@@ -98,7 +100,7 @@ class BusServer:
             return
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        node = self.bus.attach("tcp:%s:%d" % addr)
+        node = self.bus.attach("%s:%s:%d" % ((self.client_name,) + addr))
         client = _Client(sock, addr, node)
         client.out += sc.fmt_simple(b"hi")
         self.clients.append(client)
@@ -185,7 +187,15 @@ class BusServer:
             self.sel.unregister(c.sock)
             c.sock.close()
             c.sock = None
-            self.bus.detach(c.node)
+            # What it sent before it went still goes onto the bus, like the
+            # frames a process wrote to a CAN socket before exiting.
+            self._leaving.append(c.node)
+
+    def _detach_gone(self, force=False):
+        for node in list(self._leaving):
+            if force or not self.bus.pending(node):
+                self._leaving.remove(node)
+                self.bus.detach(node)
 
     # -- loop --------------------------------------------------------------
     def poll(self, timeout_s=0.0):
@@ -196,6 +206,8 @@ class BusServer:
             else:
                 self._read(key.data)
         self._flush()
+        if self._leaving:
+            self._detach_gone()
 
     def run_realtime(self, duration_s=None, speed=1.0, max_wait_s=0.002):
         """Run the bus's clock paced to the wall clock (speed x real time)
@@ -228,6 +240,7 @@ class BusServer:
     def close(self):
         for c in list(self.clients):
             self._drop(c)
+        self._detach_gone(force=True)
         if self.listener is not None:
             self.sel.unregister(self.listener)
             self.listener.close()

@@ -18,10 +18,9 @@ DEFAULT = os.path.join(ROOT, "scenarios", "default.toml")
 
 REQUIRED = object()  # a Key default: the key must be given
 
-# Value types: the Python check and how a type is named in an error.
-_NUMBER = "number"
+# How each value type is named in an error.
 _TYPES = {
-    int: "integer", float: _NUMBER, str: "string", bool: "boolean",
+    int: "integer", float: "number", str: "string", bool: "boolean",
     "message": "DBC message name", "node": "DBC node name", "ecu": "[[ecu]] name", "path": "file path",
 }
 
@@ -62,7 +61,7 @@ TABLES = dict((t.name, t) for t in (
             doc="the DBC whose SecOC messages make the traffic (relative to the file or the repository)"),
         Key("bitrate", int, 10_000, 1_000_000, 500_000, "nominal bit rate (bit/s)"),
         Key("data_bitrate", int, 10_000, 10_000_000, 2_000_000, "CAN FD data phase bit rate (bit/s)"),
-        Key("bus_load", float, 0, 1, 0.0, "bus load to reach with filler frames 0x790-0x7EF (fraction)"),
+        Key("bus_load", float, 0, 1, 0.0, "bus load to reach with filler frames 0x790-0x7DF (fraction)"),
     ]),
     Table("rekey", doc="the rekey protocol's timing", keys=[
         Key("period_ms", int, 100, 86_400_000, 5000, "a new epoch every period_ms"),

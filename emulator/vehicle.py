@@ -22,6 +22,9 @@ SAMPLE_NS = 100 * MS
 # diagnostic IDs 0x7E0..0x7EF (UDS, docs/ota.md), which it leaves alone.
 _BACKGROUND_BASE_ID = 0x790
 _BACKGROUND_IDS = 0x50
+# Bus nodes of the scenario's own ECU processes (MicroPython) on the bus
+# server are named "<ECU_CLIENT>:<host>:<port>"; every other client is external.
+ECU_CLIENT = "ecu-process"
 
 
 class Stats:
@@ -31,6 +34,12 @@ class Stats:
         self.app_unsent = 0  # not sent for want of a key (start-up, resets)
         self.frames_verified = 0
         self.authentic_rejected = {}
+        # Frames from outside the scenario (bus server clients such as a
+        # python-can script, a VirtualBridge): on the bus, and the verdicts
+        # the ECUs gave them.
+        self.external_frames = 0
+        self.external_accepted = 0
+        self.external_rejected = {}
 
     def verdict(self, ecu, frame, reason):
         attacker = self.vehicle.attacker_nodes.get(frame.sender)
@@ -38,13 +47,24 @@ class Stats:
             if reason == 0:
                 attacker.accepted += 1
             else:
-                name = secoc.REASONS[reason]
-                attacker.rejected[name] = attacker.rejected.get(name, 0) + 1
+                _count(attacker.rejected, secoc.REASONS[reason])
+        elif self.vehicle.is_external(frame.sender):
+            if reason == 0:
+                self.external_accepted += 1
+            else:
+                _count(self.external_rejected, secoc.REASONS[reason])
         elif reason == 0:
             self.frames_verified += 1
         else:
-            name = secoc.REASONS[reason]
-            self.authentic_rejected[name] = self.authentic_rejected.get(name, 0) + 1
+            _count(self.authentic_rejected, secoc.REASONS[reason])
+
+    def on_bus_frame(self, frame):
+        if self.vehicle.is_external(frame.sender):
+            self.external_frames += 1
+
+
+def _count(counts, reason):
+    counts[reason] = counts.get(reason, 0) + 1
 
 
 class Vehicle:
@@ -84,14 +104,25 @@ class Vehicle:
         self.epoch_reached = {}  # epoch -> {ecu name: time ns}
         self.announced = {}  # epoch -> ms the master announced it
         self.issued_keys = {}  # key ID -> QKD key the master drew, for export()
+        self.epoch_key_ids = {}  # epoch -> the key ID of its QKD key, as the master draws it
+        self.keys_path = None  # export(live=True): keys.json, rewritten as keys are drawn
+        self.keys_live = False
         self._record_issued_keys()
         self.timeline = []
         self.trace = None
         self._faults()
         self._traffic()
+        self.own_nodes = set(e.bus_node for e in self.ecus.values()) | set(self.attacker_nodes)
+        if self.background is not None:
+            self.own_nodes.add(self.background)
+        self.bus.monitors.append(self.stats.on_bus_frame)
         self.clock.call_at(0, self._sample)
 
     # Building.
+
+    def is_external(self, node):
+        """Is this bus node outside the scenario (not its ECUs, attackers or filler)?"""
+        return node is not None and node not in self.own_nodes and not node.name.startswith(ECU_CLIENT + ":")
 
     def rng_for(self, name):
         # Independent, reproducible random streams per purpose.
@@ -255,52 +286,66 @@ class Vehicle:
             keys = take(side, count, size_bits)
             for key_id, key in keys:
                 self.issued_keys[bytes(key_id)] = bytes(key)
+                # the master asked for it to start its next epoch
+                self.epoch_key_ids[self.master.agent.rekey.epoch + 1] = bytes(key_id)
+            if keys and self.keys_path:
+                self._write_keys()  # before the ANNOUNCE that names it is on the bus
             return keys
 
         self.pair.take_new_keys = take_and_record
 
-    def export(self, directory):
+    def export(self, directory, live=False):
         # What `trace analyze`, `monitor` and unix_ecu.py need for this run:
         # DIR/keys.json, the QKD keys the master drew (the observers follow
         # the epochs by the key IDs announced on the bus), and DIR/<ECU>.json,
         # each ECU's node configuration (the gateway's holds the slaves'
         # authentication keys). Written only on request, each file 0600.
+        # live: keys.json is rewritten whenever the master draws a key or
+        # starts an epoch, and holds the K_epoch of the newest two epochs
+        # too, so a monitor that joins mid-run verifies at once (an observer
+        # takes the newest as current, so a trace read from its start must
+        # not have them: the export after the run leaves them out).
         import json
         import os
 
         os.makedirs(directory, exist_ok=True)
-        docs = [("keys", {"qkd_keys": dict((k.hex(), v.hex()) for k, v in sorted(self.issued_keys.items()))})]
-        if self.ota_jobs:  # the fleet's QKD key, for `qkd-secoc ota build` (docs/ota.md)
-            docs.append(("ota_key", {"key_id": self.ota_key_id, "key": self.ota_key.hex()}))
-        for name, node in sorted(self.nodes.items(), key=lambda kv: kv[1]):
-            docs.append((name, self.configs[node]))
         paths = []
-        for name, doc in docs:
-            # A new file (O_EXCL: never a pre-existing one, never through a
-            # symlink) renamed over the name: an old keys.json keeps neither
-            # its mode nor its target; a symlink named keys.json is replaced.
-            path = os.path.join(directory, name + ".json")
-            tmp = os.path.join(directory, ".%s.json.%d.tmp" % (name, os.getpid()))
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            try:
-                os.fchmod(fd, 0o600)  # whatever the umask
-                with os.fdopen(fd, "w") as f:
-                    json.dump(doc, f, indent=1)
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.lexists(tmp):
-                    os.unlink(tmp)
-                raise
-            paths.append(path)
+        for name, node in sorted(self.nodes.items(), key=lambda kv: kv[1]):
+            paths.append(_write_private(os.path.join(directory, name + ".json"), json.dumps(self.configs[node], indent=1)))
+        if self.ota_jobs:  # the fleet's QKD key, for `qkd-secoc ota build` (docs/ota.md)
+            doc = {"key_id": self.ota_key_id, "key": self.ota_key.hex()}
+            paths.insert(0, _write_private(os.path.join(directory, "ota_key.json"), json.dumps(doc, indent=1)))
+        self.keys_path = os.path.join(directory, "keys.json")
+        self.keys_live = live
+        paths.insert(0, self._write_keys())
+        if not live:
+            self.keys_path = None
         return paths
+
+    def _write_keys(self):
+        import json
+
+        from keyagent.rekey.messages import epoch_key
+
+        doc = {"qkd_keys": dict((k.hex(), v.hex()) for k, v in sorted(self.issued_keys.items()))}
+        if self.keys_live:
+            newest = sorted(self.epoch_key_ids.items())[-2:]
+            doc["epoch_keys"] = dict((str(e), epoch_key(self.issued_keys[k], e).hex())
+                                     for e, k in newest if k in self.issued_keys)
+        return _write_private(self.keys_path, json.dumps(doc, indent=1))
 
     def _sample(self):
         self.pair.advance(self.clock.now / S)
         st = self.pair.status()
+        # (t, key pool, QBER, alarm, epoch, genuine rejected, attack frames
+        # rejected, secret key rate, per attacker (injected, rejected),
+        # external frames rejected); emulator.report plots it
         self.timeline.append((self.clock.now, st["stored_key_count"], st["qber"], st["alarm"],
                               self.master.epoch or 0, sum(self.stats.authentic_rejected.values()),
                               sum(sum(a.rejected.values()) for a in self.attackers),
-                              st["secret_key_rate_bps"]))
+                              st["secret_key_rate_bps"],
+                              tuple((a.injected, sum(a.rejected.values())) for a in self.attackers),
+                              sum(self.stats.external_rejected.values())))
         self.clock.call_later(SAMPLE_NS, self._sample)
 
     def run(self, progress=None, step_s=1.0):
@@ -346,6 +391,9 @@ class Vehicle:
             "frames_verified": st.frames_verified,
             "authentic_rejected": sum(st.authentic_rejected.values()),
             "authentic_rejected_by_reason": dict(sorted(st.authentic_rejected.items())),
+            "external_frames": st.external_frames, "external_accepted": st.external_accepted,
+            "external_rejected": sum(st.external_rejected.values()),
+            "external_rejected_by_reason": dict(sorted(st.external_rejected.items())),
             "attacks_injected": sum(a.injected for a in self.attackers),
             "attacks_accepted": sum(a.accepted for a in self.attackers),
             "attacks": [{"kind": a.kind, "target": a.spec.get("target", "0x%X" % a.can_id),
@@ -359,7 +407,8 @@ class Vehicle:
             "epoch": self.master.epoch, "ecu_resets": sum(e.resets for e in self.ecus.values()),
             "bus_frames": self.bus.frames, "bus_load": self.bus.busy_time() / max(1, self.clock.now),
             "lost_deliveries": self.bus.lost_deliveries,
-            "key_pool": status["stored_key_count"], "qber": status["qber"], "qkd_alarm": status["alarm"],
+            "key_pool": status["stored_key_count"], "key_pool_max": self.pair.max_key_count,
+            "qber": status["qber"], "qkd_alarm": status["alarm"],
             "qber_max": max([row[2] for row in self.timeline] or [status["qber"]]),
             "qkd_alarm_s": sum(1 for row in self.timeline if row[3]) * SAMPLE_NS / S,
             "events": dict(sorted(events.items())),
@@ -375,3 +424,25 @@ class Vehicle:
         return {"ota": results, "ota_updated": sum(1 for r in results if r["result"] == "updated"),
                 "ota_refused_by_nrc": dict(sorted(by_nrc.items())),
                 "ota_versions": dict((n, e.version) for n, e in sorted(self.ecus.items()))}
+
+
+def _write_private(path, text):
+    # A new file (O_EXCL: never a pre-existing one, never through a symlink),
+    # 0600 whatever the umask, renamed over the name: a reader never sees half
+    # a file, an old file keeps neither its mode nor its target, a symlink of
+    # that name is replaced.
+    import os
+
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, ".%s.%d.tmp" % (name, os.getpid()))  # hidden while it is written
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

@@ -71,27 +71,34 @@ class Event:
 _ROW = "%-8s %-16s %7s %8s %5s %6s %6s %6s %6s  %-18s %s"
 
 
-def table(obs, max_events=None, width=None):
+def table(obs, max_events=None, width=None, all_ids=False, max_lines=None):
     """The observer's state as text: one row per CAN ID, the epoch line and
-    the rekey events (the last max_events; rows cut to width characters)."""
+    the rekey events (the last max_events; rows cut to width characters).
+    IDs that are in neither the configuration nor a DBC (the emulator's
+    filler traffic, say) share one summary row unless all_ids. max_lines:
+    fit that many lines (a terminal's height), dropping events first."""
     rows = [_ROW % ("ID", "NAME", "FRAMES", "RATE/s", "EPOCH", "OK", "MAC", "STALE", "OTHER", "LAST",
                     "SIGNALS")]
+    other = []
     for key in sorted(obs.messages):
         st = obs.messages[key]
-        if st.secoc:
-            counts = [st.verdicts.get(v, 0) for v in SHOWN_VERDICTS]
-            counts.append(sum(n for v, n in st.verdicts.items() if v not in SHOWN_VERDICTS))
-            counts = ["%d" % c for c in counts]
-        else:
-            counts = ["-"] * 4
-        ident = ("%08X" if st.extended else "%03X") % st.can_id
-        sig = " ".join("%s=%s" % (k, _fmt(v)) for k, v in (st.signals or {}).items())
-        line = _ROW % (ident, st.name[:16], st.count, "%.1f" % st.rate(),
-                       "-" if st.epoch is None else st.epoch, counts[0], counts[1], counts[2], counts[3],
-                       st.last_verdict, sig)
+        if not all_ids and _unknown(st):
+            other.append(st)
+            continue
+        rows.append(_row(st, width))
+    if other:
+        line = _ROW % ("%s-%s" % (_ident(other[0]), _ident(other[-1])), "(other %d IDs)" % len(other),
+                       sum(st.count for st in other), "%.1f" % sum(st.rate() for st in other),
+                       "-", "-", "-", "-", "-", "plain", "in no configuration or DBC (--all lists them)")
         rows.append((line if width is None else line[:width]).rstrip())
     rows.append(obs.epochs.describe())
     events = obs.events
+    if max_lines is not None:
+        room = max(0, max_lines - len(rows) - 1)
+        max_events = room if max_events is None else min(max_events, room)
+        if len(rows) + 1 > max_lines:  # not even the rows fit: keep the first ones
+            cut = len(rows) - max(2, max_lines - 2)
+            rows = rows[:-1 - cut] + ["... %d more rows" % cut, rows[-1]]
     if max_events is not None and len(events) > max_events:
         rows.append("rekey events (last %d of %d):" % (max_events, len(events)))
         events = events[len(events) - max_events:] if max_events else []
@@ -99,6 +106,29 @@ def table(obs, max_events=None, width=None):
         rows.append("rekey events: %d" % len(events))
     rows.extend("  " + e.line() for e in events)
     return "\n".join(rows) + "\n"
+
+
+def _unknown(st):
+    # Neither a SecOC PDU of the configuration, nor named by a DBC, nor key management.
+    return not st.secoc and not st.name and st.last_verdict == "plain"
+
+
+def _ident(st):
+    return ("%08X" if st.extended else "%03X") % st.can_id
+
+
+def _row(st, width):
+    if st.secoc:
+        counts = [st.verdicts.get(v, 0) for v in SHOWN_VERDICTS]
+        counts.append(sum(n for v, n in st.verdicts.items() if v not in SHOWN_VERDICTS))
+        counts = ["%d" % c for c in counts]
+    else:
+        counts = ["-"] * 4
+    sig = " ".join("%s=%s" % (k, _fmt(v)) for k, v in (st.signals or {}).items())
+    line = _ROW % (_ident(st), st.name[:16], st.count, "%.1f" % st.rate(),
+                   "-" if st.epoch is None else st.epoch, counts[0], counts[1], counts[2], counts[3],
+                   st.last_verdict, sig)
+    return (line if width is None else line[:width]).rstrip()
 
 
 def report(obs):

@@ -107,8 +107,8 @@ class Observer:
             ep.switch(t, "frame")
         return "ok", epoch
 
-    def table(self, max_events=None, width=None):
-        return table(self, max_events, width)
+    def table(self, max_events=None, width=None, all_ids=False, max_lines=None):
+        return table(self, max_events, width, all_ids, max_lines)
 
     def report(self):
         return report(self)

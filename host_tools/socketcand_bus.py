@@ -7,6 +7,9 @@
 # interface "qkd_socketcand":
 #
 #   bus = can.Bus(interface="qkd_socketcand", host="127.0.0.1", port=29536, channel="can0")
+import socket
+import time
+
 import can
 
 from keyagent.unix import socketcand as sc
@@ -50,5 +53,18 @@ class SocketcandFdBus(can.BusABC):
             raise can.CanOperationError("socketcand: %s" % e) from None
 
     def shutdown(self):
+        # A clean end: what we sent first, then EOF, then wait for the
+        # server to close. Closing with frames still unread would reset the
+        # connection, and the server could lose our last frames with it.
+        sock = self._client.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_WR)
+                sock.settimeout(0.2)
+                deadline = time.monotonic() + 1.0
+                while time.monotonic() < deadline and sock.recv(65536):
+                    pass
+            except OSError:
+                pass
         self._client.close()
         super().shutdown()

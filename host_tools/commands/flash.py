@@ -39,7 +39,8 @@ def add_subparser(subparsers):
     parser.add_argument("board", metavar="BOARD", help="board name: a folder of --boards")
     parser.add_argument("--port", required=True,
                         help="serial device or pyserial URL of the board's REPL (socket://host:port)")
-    parser.add_argument("--baudrate", type=int, default=115200, help="REPL baud rate (default 115200)")
+    parser.add_argument("--baud", dest="baudrate", type=int, default=115200, help="REPL baud rate (default 115200)")
+    parser.add_argument("--baudrate", dest="baudrate", type=int, help=argparse.SUPPRESS)  # its old name
     parser.add_argument("--boards", default=BOARDS, metavar="DIR", help="board configurations (default boards/)")
     parser.set_defaults(func=run)
 

@@ -3,6 +3,7 @@
 # host_tools.secoc_observer's (shared with `trace analyze`); this module opens
 # the bus, records the trace and refreshes the table.
 import argparse
+import shutil
 import sys
 import time
 
@@ -16,19 +17,21 @@ from host_tools.observer_report import write_json
 SOCKETCAND = ("socketcand", "qkd_socketcand")
 
 EPILOG = """examples:
-  # the emulator's bus server (emulator/bus_server.py) through socketcand
-  qkd-secoc monitor --interface socketcand --host 127.0.0.1 --port 29536 \\
-      --channel can0 --config gateway.json --keys keys.json \\
-      --dbc can_dbc/vehicle.dbc --dbc can_dbc/keymgmt.dbc --log run.blf
+  # the emulator's bus server (qkd-secoc emulate --bus-port 29536 --export out/run)
+  qkd-secoc monitor --interface qkd_socketcand --host 127.0.0.1 --port 29536 \\
+      --channel can0 --config out/run/GATEWAY.json --keys out/run/keys.json \\
+      --dbc can_dbc/vehicle.dbc --dbc can_dbc/keymgmt.dbc --log out/live.blf
   # a SocketCAN adapter, CAN FD
   qkd-secoc monitor --interface socketcan --channel can0 --fd \\
-      --config gateway.json --keys keys.json --dbc can_dbc/vehicle.dbc
+      --config out/run/GATEWAY.json --keys out/run/keys.json --dbc can_dbc/vehicle.dbc
 
 Every --refresh seconds it prints one row per CAN ID: frames, mean rate,
 epoch of the last verified frame, counts by verdict (ok, mac_mismatch,
 stale_freshness, other), the last verdict and the last verified frame's
-signals; then the epoch state and the latest rekey events (ANNOUNCE, ACK,
-DELIVER, ACTIVATE, switch, end of grace). It never sends a frame. It follows
+signals (IDs in no configuration or DBC, such as the emulator's filler
+frames on 0x790-0x7DF, share one row; --all lists them); then the epoch
+state and the latest rekey events (ANNOUNCE, ACK, DELIVER, ACTIVATE, switch,
+end of grace); on a terminal, cut to its height. It never sends a frame. It follows
 rekeys with the key file ({"qkd_keys": {"<key ID hex>": "<key hex>"},
 "epoch_keys": {"<epoch>": "<K_epoch hex>"}}, read again when a key is
 missing and the file changed) and the slaves' K_auth from the
@@ -44,9 +47,9 @@ def add_subparser(subparsers):
                     "as a receiving ECU does, follow rekeys, optionally record a BLF/ASC trace.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     bus = parser.add_argument_group("bus (python-can)")
-    bus.add_argument("--interface", default="socketcand",
-                     help="python-can interface: socketcand (with CAN FD), socketcan, virtual, pcan, ... "
-                          "(default socketcand)")
+    bus.add_argument("--interface", default="qkd_socketcand",
+                     help="python-can interface: qkd_socketcand (socketcand with CAN FD; socketcand means "
+                          "the same here), socketcan, virtual, pcan, ... (default qkd_socketcand)")
     bus.add_argument("--channel", default="can0", help="channel (default can0)")
     bus.add_argument("--bitrate", type=int_in(1, 10_000_000), help="nominal bit rate, bit/s")
     bus.add_argument("--data-bitrate", type=int_in(1, 20_000_000), help="CAN FD data phase bit rate, bit/s")
@@ -62,6 +65,8 @@ def add_subparser(subparsers):
                         help="rekey events shown per table (default 10)")
     parser.add_argument("--width", type=int_in(40, 10_000), default=160, metavar="N",
                         help="cut table rows to N characters (default 160)")
+    parser.add_argument("--all", action="store_true",
+                        help="one row per CAN ID, also for IDs in no configuration or DBC (filler traffic)")
     parser.add_argument("--once", type=int_in(1, 1 << 40), metavar="N", help="stop after N frames")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.set_defaults(func=run)
@@ -121,10 +126,12 @@ def open_log(path):
 def run(args):
     if args.refresh < 0 or (args.duration is not None and args.duration < 0):
         raise UserError("--refresh and --duration are seconds, not negative")
-    obs = make_observer(args)
-    # The bus first: a bus that does not open must not truncate an existing --log file.
+    # The bus first: a bus that does not open must not truncate an existing
+    # --log file; and the key file after it, so that a rekey between the two
+    # is either in the file or seen on the bus.
     bus = open_bus(args)
     try:
+        obs = make_observer(args)
         log = open_log(args.log)
     except UserError:
         bus.shutdown()
@@ -174,5 +181,7 @@ def _show(out, obs, args, tty, elapsed):
         out.write("-- final: %d frames\n" % obs.frames)
     else:
         out.write("-- %.1f s: %d frames\n" % (elapsed, obs.frames))
-    out.write(obs.table(max_events=args.events, width=args.width))
+    # A refreshing table fits the terminal, so that the SecOC rows stay in view.
+    height = shutil.get_terminal_size().lines - 1 if tty else None
+    out.write(obs.table(max_events=args.events, width=args.width, all_ids=args.all, max_lines=height))
     out.flush()

@@ -12,7 +12,7 @@ from host_tools.errors import UserError
 AGENT_FILE = "agent.json"
 
 EPILOG = """examples:
-  qkd-secoc provision --port /dev/ttyACM0 --config gateway.json
+  qkd-secoc provision --port /dev/ttyACM0 --config out/run/GATEWAY.json
   qkd-secoc provision --port /dev/ttyACM1 --config brake.json --module-port uart:6@115200
   qkd-secoc provision --port socket://127.0.0.1:2217 --config slave1.json \\
       --module-port tcp:127.0.0.1:7001
@@ -36,7 +36,8 @@ def add_subparser(subparsers):
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", required=True,
                         help="serial device or pyserial URL of the board's REPL (socket://host:port)")
-    parser.add_argument("--baudrate", type=int, default=115200, help="REPL baud rate (default 115200)")
+    parser.add_argument("--baud", dest="baudrate", type=int, default=115200, help="REPL baud rate (default 115200)")
+    parser.add_argument("--baudrate", dest="baudrate", type=int, help=argparse.SUPPRESS)  # its old name
     parser.add_argument("--config", required=True, metavar="NODE.json", help="the node configuration")
     parser.add_argument("--module-port", metavar="SPEC",
                         help="optical module port: uart:ID[@BAUD], tcp:HOST:PORT or a device path")

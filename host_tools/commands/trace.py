@@ -8,13 +8,16 @@ from host_tools.errors import UserError
 from host_tools.observer_report import write_json
 
 EPILOG = """example:
-  qkd-secoc trace analyze run.blf --config gateway.json --keys keys.json \\
-      --dbc can_dbc/vehicle.dbc --dbc can_dbc/keymgmt.dbc --json run.json
+  qkd-secoc trace analyze out/t.blf --config out/run/GATEWAY.json --keys out/run/keys.json \\
+      --dbc can_dbc/vehicle.dbc --dbc can_dbc/keymgmt.dbc --json out/t.json
 
 Prints one row per CAN ID (frames, mean rate, epoch of the last verified
 frame, counts by verdict: ok, mac_mismatch, stale_freshness, other; the last
 verdict and the last verified frame's signals), the epoch state at the end
-and every rekey event with its time in seconds from the first frame.
+and every rekey event with its time in seconds from the first frame. IDs in
+neither the configuration nor a DBC (the emulator's filler frames on
+0x790-0x7DF that bring the bus to its load) share one summary row; --all
+lists them.
 --json OUT also writes all of it as JSON ("-": to standard output instead
 of the table). The key file is {"qkd_keys": {"<key ID hex>": "<key hex>"},
 "epoch_keys": {"<epoch>": "<K_epoch hex>"}}; keys are never printed.
@@ -35,6 +38,8 @@ def add_subparser(subparsers):
     analyze.add_argument("file", metavar="FILE", help="trace file: .blf or .asc")
     add_observer_arguments(analyze)
     analyze.add_argument("--json", metavar="OUT", help="write the analysis as JSON to OUT ('-': stdout)")
+    analyze.add_argument("--all", action="store_true",
+                         help="one row per CAN ID, also for IDs in no configuration or DBC (filler traffic)")
     analyze.set_defaults(func=run_analyze)
 
 
@@ -80,7 +85,7 @@ def run_analyze(args):
     for m in read_trace(args.file):
         obs.on_frame(m.timestamp, m.arbitration_id, m.data, m.is_extended_id)
     if args.json != "-":
-        sys.stdout.write(obs.table())
+        sys.stdout.write(obs.table(all_ids=args.all))
     if args.json:
         write_json(obs, args.json)
     return 0

@@ -81,3 +81,22 @@ def test_key_is_never_printed(capsys):
     _, out, err = run(capsys, "mac", "protect", "--profile", "1", "--key", KEY, "--data-id", "1",
                       "--fv", "1", "--payload", "00")
     assert KEY not in out + err
+
+
+def test_fv_0_is_computed_with_a_warning(capsys):
+    # Published SecOC vectors use FV 0: the calculator computes and checks
+    # it, and says that the agent itself never sends it.
+    for profile, fv_bytes, mac_len in (("1", 1, 3), ("3", 8, 4)):
+        code, out, err = run(capsys, "mac", "protect", "--profile", profile, "--key", KEY,
+                             "--data-id", "0x123", "--fv", "0", "--payload", "11223344")
+        mac = reference_mac(bytes.fromhex("012311223344") + bytes(fv_bytes))[:mac_len]
+        assert code == 0 and err == "warning: --fv 0: the agent never sends freshness value 0 (its " \
+                                    "counters start at 1); computed anyway\n"
+        if profile == "1":
+            assert out == "11223344" + "00" + mac.hex() + "\n"
+        code, back, _ = run(capsys, "mac", "verify", "--profile", profile, "--key", KEY,
+                            "--data-id", "0x123", "--fv", "0", "--pdu", out.strip())
+        assert (code, back) == (0, "11223344\n")
+    code, out, _ = run(capsys, "mac", "verify", "--profile", "1", "--key", KEY, "--data-id", "0x123",
+                       "--fv", "1", "--pdu", "1122334400" + reference_mac(bytes.fromhex("01231122334400"))[:3].hex())
+    assert (code, out) == (1, "stale_freshness\n")  # FV 0's frame, expecting 1
