@@ -71,7 +71,11 @@ class EmulatedEcu:
             if reason == 0 and self.first_ok_ns is None:
                 self.first_ok_ns = self.clock.now
             self.vehicle.stats.verdict(self, frame, reason)
+        seen = len(self.events)
         self._service()
+        attacker = self.vehicle.attacker_nodes.get(frame.sender)
+        if attacker is not None and len(self.events) > seen and hasattr(attacker, "on_effect"):
+            attacker.on_effect(self, self.events[seen:])
 
     def _module_bytes(self, data):
         self.agent.on_module_data(data, self.now_ms())

@@ -8,10 +8,12 @@
 #   [qkd]        km, loss_db_per_km, max_keys, key_rate_scale, uart_baud
 #   [[ecu]]      name (a DBC node), role ("master" once), module (bool),
 #                process ("inline" or "micropython")
-#   [[attack]]   kind (replay, spoof, tamper, flood), at_s, duration_s,
-#                rate_hz, target (a DBC message name; flood: can_id)
-#   [[fault]]    kind (loss, bit_errors: rate; reset, unplug: ecu, at_s,
-#                duration_s for unplug)
+#   [[attack]]   kind (replay, spoof, tamper, flood, isotp_hog, fc_abuse,
+#                rekey_replay, join_replay), at_s, duration_s, rate_hz,
+#                target (a DBC message name; flood: can_id), ecu (a DBC node:
+#                isotp_hog (absent: every slave), fc_abuse, join_replay)
+#   [[fault]]    kind (loss, bit_errors: rate; reset, unplug, deafen: ecu,
+#                at_s, duration_s for unplug and deafen)
 #   [[eavesdrop]] at_s, duration_s, fraction
 import os
 import tomllib
@@ -24,8 +26,9 @@ _DEFAULTS = {
     "bitrate": 500000, "data_bitrate": 2000000, "bus_load": 0.0,
     "rekey": {}, "freshness": {}, "qkd": {}, "ecu": [], "attack": [], "fault": [], "eavesdrop": [],
 }
-_ATTACKS = ("replay", "spoof", "tamper", "flood")
-_FAULTS = ("loss", "bit_errors", "reset", "unplug")
+_ATTACKS = ("replay", "spoof", "tamper", "flood", "isotp_hog", "fc_abuse", "rekey_replay", "join_replay")
+_ATTACKS_ON_ECU = ("fc_abuse", "join_replay")  # ecu required; isotp_hog takes it optionally
+_FAULTS = ("loss", "bit_errors", "reset", "unplug", "deafen")
 
 
 class ScenarioError(ValueError):
@@ -75,9 +78,12 @@ def check(data, base=ROOT):
     for a in s["attack"]:
         if a.get("kind") not in _ATTACKS:
             raise ScenarioError("attack kind must be one of %s" % ", ".join(_ATTACKS))
+        slaves = [e["name"] for e in s["ecu"] if e.get("role") != "master"]
+        if (a["kind"] in _ATTACKS_ON_ECU or "ecu" in a) and a.get("ecu") not in slaves:
+            raise ScenarioError("attack %s: ecu %r is not a slave ECU of the scenario" % (a["kind"], a.get("ecu")))
     for f in s["fault"]:
         if f.get("kind") not in _FAULTS:
             raise ScenarioError("fault kind must be one of %s" % ", ".join(_FAULTS))
-        if f["kind"] in ("reset", "unplug") and f.get("ecu") not in names:
+        if f["kind"] in ("reset", "unplug", "deafen") and f.get("ecu") not in names:
             raise ScenarioError("fault %s: ecu %r is not in the scenario" % (f["kind"], f.get("ecu")))
     return s

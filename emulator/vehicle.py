@@ -7,13 +7,14 @@ import random
 
 from keyagent.secoc import engine as secoc
 
-from emulator.attacks import Attacker
+from emulator.attacks import REKEY_KINDS, Attacker, RekeyAttacker
 from emulator.bus import CanBus
-from emulator.bus_faults import RandomBitErrors, RandomLoss
+from emulator.bus_faults import Deafen, RandomBitErrors, RandomLoss
 from emulator.clock import MS, S, Clock
 from emulator.ecu import EmulatedEcu
 from emulator.qkd_link import LinkParams
 from emulator.qkd_pair import ModulePair
+from emulator.report import OffEpoch
 from emulator.traffic import Traffic, load_app_messages
 
 SAMPLE_NS = 100 * MS
@@ -27,6 +28,7 @@ class Stats:
         self.app_unsent = 0  # not sent for want of a key (start-up, resets)
         self.frames_verified = 0
         self.authentic_rejected = {}
+        self.rejected_at = []  # (ns, receiving ECU) of the first authentic rejections
 
     def verdict(self, ecu, frame, reason):
         attacker = self.vehicle.attacker_nodes.get(frame.sender)
@@ -41,6 +43,8 @@ class Stats:
         else:
             name = secoc.REASONS[reason]
             self.authentic_rejected[name] = self.authentic_rejected.get(name, 0) + 1
+            if len(self.rejected_at) < 10000:
+                self.rejected_at.append((self.vehicle.clock.now, ecu.name))
 
 
 class Vehicle:
@@ -72,9 +76,11 @@ class Vehicle:
             side = ("A" if node == 0 else "S%d" % node) if e.get("module") else None
             self.ecus[e["name"]] = EmulatedEcu(self, e["name"], self.configs[node], side)
         self.master = self.ecus[master["name"]]
-        self.attackers = [Attacker(self, a, i) for i, a in enumerate(s["attack"])]
+        self.attackers = [(RekeyAttacker if a["kind"] in REKEY_KINDS else Attacker)(self, a, i)
+                          for i, a in enumerate(s["attack"])]
         self.attacker_nodes = dict((a.node, a) for a in self.attackers)
         self.epoch_reached = {}  # epoch -> {ecu name: time ns}
+        self.off_epoch = OffEpoch([name for name in self.ecus if name != master["name"]])
         self.announced = {}  # epoch -> ms the master announced it
         self.issued_keys = {}  # key ID -> QKD key the master drew, for export()
         self._record_issued_keys()
@@ -172,6 +178,10 @@ class Vehicle:
                 self.bus.loss_hooks.append(RandomLoss(self.rng_for("loss"), f.get("rate", 0.01)))
             elif kind == "bit_errors":
                 self.bus.bit_error_hooks.append(RandomBitErrors(self.rng_for("bit_errors"), f.get("rate", 0.001)))
+            elif kind == "deafen" and f["ecu"] in self.ecus:
+                start = int(f.get("at_s", 1) * S)
+                self.bus.loss_hooks.append(Deafen(self.clock, self.ecus[f["ecu"]].bus_node, start,
+                                                  start + int(f.get("duration_s", 1) * S)))
             elif kind == "reset" and f["ecu"] in self.ecus:
                 self.clock.call_at(int(f.get("at_s", 1) * S), self.ecus[f["ecu"]].reset)
             elif kind == "unplug":
@@ -200,6 +210,9 @@ class Vehicle:
     def on_epoch(self, ecu, epoch):
         if epoch is not None:
             self.epoch_reached.setdefault(epoch, {})[ecu.name] = self.clock.now
+        if hasattr(self, "off_epoch"):  # not while the ECUs are built
+            self.off_epoch.update(self.clock.now, self.master.epoch,
+                                  dict((name, e.epoch) for name, e in self.ecus.items()))
 
     def _record_issued_keys(self):
         # The emulated module's log of the keys it gave the master (its side
@@ -283,7 +296,7 @@ class Vehicle:
             "authentic_rejected_by_reason": dict(sorted(st.authentic_rejected.items())),
             "attacks_injected": sum(a.injected for a in self.attackers),
             "attacks_accepted": sum(a.accepted for a in self.attackers),
-            "attacks": [{"kind": a.kind, "target": a.spec.get("target", "0x%X" % a.can_id),
+            "attacks": [{"kind": a.kind, "target": a.target,
                          "injected": a.injected, "accepted": a.accepted,
                          "rejected_by_reason": dict(sorted(a.rejected.items()))} for a in self.attackers],
             "rekeys_completed": len(latencies),
@@ -298,4 +311,6 @@ class Vehicle:
             "qber_max": max([row[2] for row in self.timeline] or [status["qber"]]),
             "qkd_alarm_s": sum(1 for row in self.timeline if row[3]) * SAMPLE_NS / S,
             "events": dict(sorted(events.items())),
+            "off_epoch_ms": self.off_epoch.totals_ms(self.clock.now),
+            "off_epoch_max_ms": max(self.off_epoch.totals_ms(self.clock.now).values() or [0]),
         }
