@@ -37,7 +37,9 @@ class EmulatedEcu:
             baud = self.vehicle.uart_baud
             self.to_module = UartDirection(self.clock, baud, lambda d: self.from_module.write(endpoint.receive_data(d)))
             self.from_module = UartDirection(self.clock, baud, self._module_bytes)
-        self.agent = KeyAgent(self.config, self.storage, module)
+        # Seeded JOIN nonces: a scenario and a seed determine the run.
+        nonces = self.vehicle.rng_for("%s/%d/nonce" % (self.name, self.resets))
+        self.agent = KeyAgent(self.config, self.storage, module, nonces.randbytes)
         self.wanted = set(self.agent.by_can_id) | set(self.agent.links) | {ACTIVATE_ID}
         self.vehicle.bus.set_filter(self.bus_node, self.wanted)
         self.epoch = None

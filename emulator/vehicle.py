@@ -242,10 +242,21 @@ class Vehicle:
             docs.append((name, self.configs[node]))
         paths = []
         for name, doc in docs:
+            # A new file (O_EXCL: never a pre-existing one, never through a
+            # symlink) renamed over the name: an old keys.json keeps neither
+            # its mode nor its target; a symlink named keys.json is replaced.
             path = os.path.join(directory, name + ".json")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f, indent=1)
+            tmp = os.path.join(directory, ".%s.json.%d.tmp" % (name, os.getpid()))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            try:
+                os.fchmod(fd, 0o600)  # whatever the umask
+                with os.fdopen(fd, "w") as f:
+                    json.dump(doc, f, indent=1)
+                os.replace(tmp, path)
+            except BaseException:
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
+                raise
             paths.append(path)
         return paths
 

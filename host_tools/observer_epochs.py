@@ -190,8 +190,8 @@ class EpochFollower:
         from keyagent.rekey import messages as R
 
         kind = R.NAMES.get(msg[0], "unknown")
-        if msg[0] == R.ANNOUNCE and len(msg) == 21 + R.MAC_LEN:
-            body, auth = self._open(node, msg, 21)
+        if msg[0] == R.ANNOUNCE and len(msg) == R.ANNOUNCE_BODY + R.MAC_LEN:
+            body, auth = self._open(node, msg, R.ANNOUNCE_BODY)
             epoch = R.get32(msg, 1)
             if body is None:
                 self.events.append(Event(t, kind, epoch, node, auth))
@@ -201,12 +201,12 @@ class EpochFollower:
             self.events.append(Event(t, kind, epoch, node, auth + ", " + known))
             self._set_pending(epoch)
         elif msg[0] == R.DELIVER:
-            body, auth = self._open(node, msg, 71)
+            body, auth = self._open(node, msg, R.DELIVER_BODY)
             parsed = R.parse_deliver(body) if body is not None else None
             if parsed is None:
                 self.events.append(Event(t, kind, None, node, auth if body is None else "malformed"))
                 return
-            epoch, active, m1, m2, m3, floors = parsed
+            epoch, active, m1, m2, m3, nonce, floors = parsed
             self._deliver(t, node, auth, epoch, active, m2, floors)
         else:
             self.events.append(Event(t, kind, R.get32(msg, 1) if len(msg) >= 5 else None, node,

@@ -16,9 +16,29 @@ from keyagent.rekey.keyslots import KeySlots
 _MAX_EVENTS = 256
 _MAX_QUEUED = 2  # ISO-TP messages waiting per channel; older ones give way
 _ISOTP_TIMEOUT_MS = 100
+# What the knobs do to an attacker's odds (docs/rekey-protocol.md, "Forgery
+# bounds"): a receiver accepts a random forgery with probability
+# candidates x keys x 2^-MAC bits per frame; profile 1 (24-bit MAC, one extra
+# freshness candidate) 2^-23 with one key and 2^-22 with two, which it holds
+# from a pending install to activation (activate_deadline_ms at most) and for
+# grace_ms after; rekey_period_ms and key_lifetime_* say how often. retry_ms
+# is also the beacon period: a slave that missed a rekey is back within
+# 2 x retry_ms of hearing the bus again.
 DEFAULT_TIMING = {"rekey_period_ms": 10000, "grace_ms": 500, "retry_ms": 200,
                   "activate_deadline_ms": 2000, "join_retry_ms": 500,
                   "key_lifetime_ms": 60000, "key_lifetime_frames": 1000000}
+
+
+def _default_rand():
+    import os
+
+    if hasattr(os, "urandom"):
+        return os.urandom
+    # No RNG in this build: MicroPython's `random` (seeded from whatever the
+    # port has). Weaker: a stateless slave's nonces could repeat across boots.
+    import random
+
+    return lambda n: bytes(random.getrandbits(8) for _ in range(n))
 
 
 class Pdu:
@@ -51,20 +71,20 @@ class _Channel:
         # Short ISO-TP timeouts: the rekey protocol retries on its own. Our
         # peers always answer CTS, block size 0, STmin 0 (the protocol says
         # so): any other flow control is forged and must not stop or slow us.
-        self.conn = IsoTpConnection(IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS, peer_fc=(0, 0)),
-                                    IsoTpReceiver(max_rx, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
+        # Each side is made when first needed: most channels only send or
+        # only receive, and RAM is short on a gateway.
+        self.conn = IsoTpConnection(
+            new_sender=lambda: IsoTpSender(padding=0xCC, n_bs_ms=_ISOTP_TIMEOUT_MS, peer_fc=(0, 0)),
+            new_receiver=lambda: IsoTpReceiver(max_rx, padding=0xCC, n_cr_ms=_ISOTP_TIMEOUT_MS))
         self.queue = []
 
 
 class KeyAgent:
     def __init__(self, config, storage, module=None, rand=None):
         # rand(n): n random bytes, for the JOIN nonces (they must never
-        # repeat across boots); os.urandom unless the caller has a better one.
-        if rand is None:
-            import os
-
-            rand = os.urandom
-        self.rand = rand
+        # repeat across boots); os.urandom (a hardware RNG on boards that
+        # have one) unless the caller has a better one.
+        self.rand = rand or _default_rand()
         self.node = config["node"]
         self.role = config["role"]
         self.storage = storage
@@ -177,7 +197,7 @@ class KeyAgent:
             d = ch.conn.next_deadline_ms()
             if d is not None:
                 t = min(t, d)
-            if ch.queue and not ch.conn.sender.busy():
+            if ch.queue and not ch.conn.sending():
                 t = min(t, now)  # a busy sender's own deadline is above
         if self.module is not None:
             d = self.module.next_timer(now)
@@ -220,7 +240,7 @@ class KeyAgent:
         # receive do not count: anyone can open those with a forged frame.
         n = 0
         for ch in self._channels.values():
-            if ch.queue or ch.conn.sender.busy():
+            if ch.queue or ch.conn.sending():
                 n += 1
         return n
 
@@ -228,7 +248,7 @@ class KeyAgent:
         self._out.append((can_id, bytes(data), False))
 
     def _drain(self, ch, now):
-        if ch.queue and not ch.conn.sender.busy():
+        if ch.queue and not ch.conn.sending():
             ch.conn.send(ch.queue.pop(0), now)
         for frame in ch.conn.poll(now):
             self._out.append((ch.tx_id, bytes(frame), False))

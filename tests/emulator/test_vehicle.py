@@ -135,3 +135,26 @@ def test_the_faults_scenario_rides_out_every_fault():
     assert s["rekeys_completed"] >= 6 and s["ecu_resets"] == 3
     assert len(set(e.epoch for e in v.ecus.values())) == 1
     assert s["qber_max"] > 0.11 and s["lost_deliveries"] > 0
+
+
+def test_export_writes_0600_files_over_old_files_and_symlinks(tmp_path):
+    # Issue 10, finding 7: an existing keys.json kept its 0644 mode, and a
+    # symlink named keys.json was followed.
+    import os
+    import stat
+
+    v = make(duration_s=0.5)
+    v.run()
+    old = tmp_path / "keys.json"
+    old.write_text("{}")
+    os.chmod(old, 0o644)
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("not yours")
+    os.symlink(target, tmp_path / "GATEWAY.json")
+    paths = v.export(str(tmp_path))
+    for p in paths:
+        st = os.lstat(p)
+        assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, p
+    assert target.read_text() == "not yours"
+    assert "qkd_keys" in (tmp_path / "keys.json").read_text()
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]

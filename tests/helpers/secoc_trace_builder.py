@@ -90,7 +90,7 @@ def build():
     auth1 = Cmac(AUTH[1])
     auth2 = Cmac(AUTH[2])
     # epoch 1: ANNOUNCE to node 1, ACK, ACTIVATE x3
-    at(0.001, isotp_frames(0x701, 0x741, R.announce(auth1, 1, 1, Q1_ID)))
+    at(0.001, isotp_frames(0x701, 0x741, R.announce(auth1, 1, 1, Q1_ID, R.NO_NONCE)))
     at(0.001, isotp_frames(0x741, 0x701, R.ack(Cmac(R.confirm_key(k1, 1)), 1, 1)))
     act = bytearray(8)
     R.activate(Cmac(R.mgmt_key(k1, 1)), 1, act)
@@ -108,9 +108,9 @@ def build():
     at(0.005, [(0x1A0, bytes.fromhex("e803020a00000000"))])  # VehicleStatus: not a configured PDU
     # epoch 2: ANNOUNCE to node 1 (key ID unknown to the observer), DELIVER to
     # node 2 (the observer reads K_epoch from M2), DELIVERED, ACTIVATE x3
-    at(0.001, isotp_frames(0x701, 0x741, R.announce(auth1, 1, 2, Q2_ID)))
+    at(0.001, isotp_frames(0x701, 0x741, R.announce(auth1, 1, 2, Q2_ID, R.NO_NONCE)))
     m1, m2, m3, m4, m5 = she.update_messages(UID2, she.KEY_1, she.MASTER_ECU_KEY, AUTH[2], k2, 2 << 4, 0)
-    at(0.001, isotp_frames(0x702, 0x742, R.deliver(auth2, 2, 2, False, m1, m2, m3, [])))
+    at(0.001, isotp_frames(0x702, 0x742, R.deliver(auth2, 2, 2, False, R.NO_NONCE, m1, m2, m3, [])))
     at(0.001, isotp_frames(0x742, 0x702, R.delivered(2, m4, m5)))
     old_brake = brake.frame(b"\x05\x06\x07\x08")  # built under epoch 1, sent late
     R.activate(Cmac(R.mgmt_key(k2, 2)), 2, act)

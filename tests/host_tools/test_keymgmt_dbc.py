@@ -47,12 +47,12 @@ def test_activate_decodes():
 
 def test_isotp_frames_of_an_announce_decode():
     db = cantools.database.load_file(DBC, strict=True)
-    msg = R.announce(Cmac(bytes(16)), 3, 7, B.Q1_ID)
+    msg = R.announce(Cmac(bytes(16)), 3, 7, B.Q1_ID, R.NO_NONCE)
     frames = B.isotp_frames(0x703, 0x743, msg)
     decoded = [(can_id, db.decode_message(can_id, data)) for can_id, data in frames]
     ff = decoded[0][1]
     assert decoded[0][0] == 0x703 and ff["PCI_Type"] == "FirstFrame"
-    assert ff["FF_DL"] == len(msg) == 29 and ff["FF_MsgType"] == "ANNOUNCE"
+    assert ff["FF_DL"] == len(msg) == 37 and ff["FF_MsgType"] == "ANNOUNCE"
     assert ff["FF_Data"] == int.from_bytes(msg[1:6], "big")
     fc = decoded[1][1]
     assert decoded[1][0] == 0x743

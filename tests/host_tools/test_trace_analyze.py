@@ -13,33 +13,34 @@ from host_tools.secoc_observer import Observer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DBCS = [os.path.join(ROOT, "can_dbc", "vehicle.dbc"), os.path.join(ROOT, "can_dbc", "keymgmt.dbc")]
+NONCE = bytes(range(8))  # a JOIN nonce the answer echoes
 
 EXPECTED = """\
 ID       NAME              FRAMES   RATE/s EPOCH     OK    MAC  STALE  OTHER  LAST               SIGNALS
 0B0      BrakePedal            28     28.3     2     26      2      0      0  mac_mismatch       BrakePedalPosition=1.6 BrakePressure=0 BrakeSwitch=0 BrakeCounter=0
-0C0      SteeringAngle         26     71.8     2     25      0      1      0  ok                 SteeringWheelAngle=0.4 SteeringWheelRate=20 SteeringCounter=0
+0C0      SteeringAngle         26     71.4     2     25      0      1      0  ok                 SteeringWheelAngle=0.4 SteeringWheelRate=20 SteeringCounter=0
 1A0      VehicleStatus          1      0.0     -      -      -      -      -  plain              VehicleSpeed=10 IgnitionState=Run DoorsLocked=0 AmbientTemperature=-35 VehicleStatus_FV=0 VehicleStatus_MAC=0
-6F0      KeyMgmt_Activate       6     14.6     2      -      -      -      -  ok                 Activate_Type=ACTIVATE Activate_Epoch=2 Activate_MAC24=1402537
-701      KeyMgmt_M2S_01        11     34.6     -      -      -      -      -  isotp              PCI_Type=ConsecutiveFrame CF_SN=4 CF_Data=12198861607849164
-702      KeyMgmt_M2S_02        13    857.2     -      -      -      -      -  isotp              PCI_Type=FlowControl FC_FlowStatus=ContinueToSend FC_BlockSize=0 FC_STmin=0
-741      KeyMgmt_S2M_01         4     10.6     -      -      -      -      -  isotp              PCI_Type=FlowControl FC_FlowStatus=ContinueToSend FC_BlockSize=0 FC_STmin=0
-742      KeyMgmt_S2M_02         9    400.0     -      -      -      -      -  isotp              PCI_Type=ConsecutiveFrame CF_SN=7 CF_Data=7757694458973388
+6F0      KeyMgmt_Activate       6     14.5     2      -      -      -      -  ok                 Activate_Type=ACTIVATE Activate_Epoch=2 Activate_MAC24=1402537
+701      KeyMgmt_M2S_01        13     41.2     -      -      -      -      -  isotp              PCI_Type=ConsecutiveFrame CF_SN=5 CF_Data=65233542980619468
+702      KeyMgmt_M2S_02        14    866.8     -      -      -      -      -  isotp              PCI_Type=FlowControl FC_FlowStatus=ContinueToSend FC_BlockSize=0 FC_STmin=0
+741      KeyMgmt_S2M_01         4     10.5     -      -      -      -      -  isotp              PCI_Type=FlowControl FC_FlowStatus=ContinueToSend FC_BlockSize=0 FC_STmin=0
+742      KeyMgmt_S2M_02         9    381.0     -      -      -      -      -  isotp              PCI_Type=ConsecutiveFrame CF_SN=7 CF_Data=7757694458973388
 epoch: current 2
 rekey events: 14
-       0.005 announce epoch 1 node 1 (mac ok, key known)
-       0.008 ack epoch 1 node 1
-       0.028 activate epoch 1 (ok)
-       0.028 switch epoch 1 (activate)
-       0.048 activate epoch 1 (ok)
-       0.068 activate epoch 1 (ok)
-       0.289 announce epoch 2 node 1 (mac ok, key unknown)
-       0.302 deliver epoch 2 node 2 (mac ok, pending, key known)
-       0.311 delivered epoch 2 node 2
-       0.331 activate epoch 2 (ok)
-       0.331 switch epoch 2 (activate)
-       0.351 activate epoch 2 (ok)
-       0.371 activate epoch 2 (ok)
-       0.831 grace_end epoch 1
+       0.006 announce epoch 1 node 1 (mac ok, key known)
+       0.009 ack epoch 1 node 1
+       0.029 activate epoch 1 (ok)
+       0.029 switch epoch 1 (activate)
+       0.049 activate epoch 1 (ok)
+       0.069 activate epoch 1 (ok)
+       0.291 announce epoch 2 node 1 (mac ok, key unknown)
+       0.305 deliver epoch 2 node 2 (mac ok, pending, key known)
+       0.314 delivered epoch 2 node 2
+       0.334 activate epoch 2 (ok)
+       0.334 switch epoch 2 (activate)
+       0.354 activate epoch 2 (ok)
+       0.374 activate epoch 2 (ok)
+       0.834 grace_end epoch 1
 """
 
 VERDICTS = {
@@ -47,8 +48,8 @@ VERDICTS = {
     "SteeringAngle": {"ok": 25, "stale_freshness": 1},
     "VehicleStatus": {"plain": 1},
     "KeyMgmt_Activate": {"ok": 6},
-    "KeyMgmt_M2S_01": {"isotp": 11},
-    "KeyMgmt_M2S_02": {"isotp": 13},
+    "KeyMgmt_M2S_01": {"isotp": 13},
+    "KeyMgmt_M2S_02": {"isotp": 14},
     "KeyMgmt_S2M_01": {"isotp": 4},
     "KeyMgmt_S2M_02": {"isotp": 9},
 }
@@ -85,14 +86,14 @@ def test_analyze_table_and_json(files, ext, capsys):
     assert out == EXPECTED
     with open(out_json) as f:
         report = json.load(f)
-    assert report["frames"] == len(files["frames"]) == 98
+    assert report["frames"] == len(files["frames"]) == 101
     assert {m["name"]: m["verdicts"] for m in report["messages"]} == VERDICTS
     assert [(e["event"], e.get("epoch"), e.get("node")) for e in report["events"]] == [
         ("announce", 1, 1), ("ack", 1, 1), ("activate", 1, None), ("switch", 1, None),
         ("activate", 1, None), ("activate", 1, None), ("announce", 2, 1), ("deliver", 2, 2),
         ("delivered", 2, 2), ("activate", 2, None), ("switch", 2, None), ("activate", 2, None),
         ("activate", 2, None), ("grace_end", 1, None)]
-    assert report["events"][3]["t"] == pytest.approx(0.028, abs=1e-4)
+    assert report["events"][3]["t"] == pytest.approx(0.029, abs=1e-4)
     assert report["epoch"] == {"current": 2, "alternate": None, "alternate_role": None}
 
 
@@ -154,7 +155,7 @@ def test_join_mid_epoch_with_epoch_key_from_key_file():
     # ahead: nothing verifies (no_key: keyagent.secoc.engine's verdict with no current
     # key when the pending one fails too).
     obs = _observer(Keys({B.Q1_ID: B.Q1}))
-    for f in B.build()[:6]:  # ANNOUNCE(1): first frame, flow control, 4 consecutive frames
+    for f in B.build()[:7]:  # ANNOUNCE(1): first frame, flow control, 5 consecutive frames
         obs.on_frame(*f)
     assert obs.epochs.alt == 1 and obs.epochs.alt_role == "pending"
     assert [obs.on_frame(*f) for f in frames] == ["no_key"] * 3
@@ -237,8 +238,8 @@ def test_active_deliver_with_floors_joins_a_running_epoch():
     steer.tx.fvm.counter = 1000 + 128  # the joining slave 2 resumes at its floor
     m1, m2, m3, _, _ = she.update_messages(B.UID2, she.KEY_1, she.MASTER_ECU_KEY, B.AUTH[2], k1, 1 << 4, 0)
     auth2 = Cmac(B.AUTH[2])
-    mgmt = B.isotp_frames(0x742, 0x702, R.join(auth2, 2, 0, 1))
-    mgmt += B.isotp_frames(0x702, 0x742, R.deliver(auth2, 2, 1, True, m1, m2, m3, [(0, 100), (1, 1128)]))
+    mgmt = B.isotp_frames(0x742, 0x702, R.join(auth2, 2, 0, 1, NONCE))
+    mgmt += B.isotp_frames(0x702, 0x742, R.deliver(auth2, 2, 1, True, NONCE, m1, m2, m3, [(0, 100), (1, 1128)]))
     frames = [(i * 0.001, can_id, data) for i, (can_id, data) in enumerate(mgmt)]
     for i in range(3):
         frames.append((1 + i * 0.01,) + brake.frame(bytes(4)))
@@ -250,7 +251,7 @@ def test_active_deliver_with_floors_joins_a_running_epoch():
         ("join", 0, 2, ""), ("deliver", 1, 2, "mac ok, active, key known"), ("switch", 1, None, "deliver")]
     # without the floors the same frames are far outside the receivers' window
     obs = _observer()
-    no_floors = B.isotp_frames(0x702, 0x742, R.deliver(auth2, 2, 1, True, m1, m2, m3, []))
+    no_floors = B.isotp_frames(0x702, 0x742, R.deliver(auth2, 2, 1, True, NONCE, m1, m2, m3, []))
     for f in [(i * 0.001, c, d) for i, (c, d) in enumerate(no_floors)]:
         obs.on_frame(*f)
     assert [obs.on_frame(*f) for f in frames[-6:]] == ["mac_mismatch"] * 6

@@ -8,6 +8,11 @@ from keyagent.storage import MemoryStorage
 AUTH = "000102030405060708090a0b0c0d0e%02x"
 
 
+def spent(slave):
+    # SHE counters the master spent on one of its slaves, per epoch.
+    return dict((epoch, entry[0]) for epoch, entry in slave.deliveries.items())
+
+
 class Result:
     def __init__(self, seq, status, key_id=None, key=None):
         self.seq = seq

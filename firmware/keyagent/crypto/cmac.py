@@ -26,7 +26,8 @@ class Cmac:
     def __init__(self, key):
         if len(key) != 16:
             raise ValueError("AES-128 key must be 16 bytes")
-        self.enc = aes.new(key).encrypt
+        self._cipher = aes.new(key)
+        self.enc = self._cipher.encrypt
         self.sub = bytearray(32)  # K1 || K2
         self._x = bytearray(16)
         self.enc(bytes(16), self._x)
@@ -52,13 +53,15 @@ class Cmac:
         return ct_equal(self.digest(msg), tag, len(tag))
 
     def zeroise(self):
-        # The subkeys are ours to wipe; the AES key schedule lives in the
-        # backend (cryptolib / cryptography), which we can only drop.
+        # The subkeys are ours to wipe, and so is the key schedule of the AES
+        # written in MicroPython; cryptolib's and cryptography's we can only drop.
         for i in range(32):
             self.sub[i] = 0
         for i in range(16):
             self._x[i] = 0
-        self.enc = None
+        if hasattr(self._cipher, "zeroise"):
+            self._cipher.zeroise()
+        self._cipher = self.enc = None
 
 
 def aes_cmac(key, msg):

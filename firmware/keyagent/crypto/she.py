@@ -85,18 +85,29 @@ def mp_compress(data):
     n = len(data)
     if n == 0 or n & 15:
         raise ValueError("MP compression input must be whole 16-byte blocks")
+    # No slice or bytes copy of the input (it is key material): a bytearray
+    # result the caller may wipe.
     h = bytearray(16)
     out = bytearray(16)
+    view = memoryview(data)
     for off in range(0, n, 16):
-        aes.new(h).encrypt(data[off : off + 16], out)
+        aes.new(h).encrypt(view[off : off + 16], out)
         xor_into(out, h, 0, 16)
         xor_into(out, data, off, 16)
         h[:] = out
-    return bytes(h)
+    for i in range(16):
+        out[i] = 0
+    return h
 
 
 def kdf(key, constant):
-    return mp_compress(bytes(key) + constant)
+    buf = bytearray(32)
+    buf[0:16] = key
+    buf[16:32] = constant
+    out = mp_compress(buf)
+    for i in range(32):
+        buf[i] = 0
+    return out
 
 
 def derive_keys(auth_key, new_key):

@@ -178,41 +178,55 @@ class IsoTpReceiver:
 class IsoTpConnection:
     # One sender and one receiver sharing a CAN ID pair: frames received on
     # the receive ID go to the receiver, except flow control frames, which
-    # answer our own sender.
+    # answer our own sender. Either side may be given as a callable that
+    # makes it when first needed (new_sender / new_receiver), so a
+    # connection that only sends or only receives holds one side's buffers.
 
-    def __init__(self, sender, receiver):
+    def __init__(self, sender=None, receiver=None, new_sender=None, new_receiver=None):
         self.sender = sender
         self.receiver = receiver
+        self._new_sender = new_sender
+        self._new_receiver = new_receiver
         self._out = []
 
+    def sending(self):
+        return self.sender is not None and self.sender.busy()
+
     def send(self, data, now_ms):
+        if self.sender is None:
+            self.sender = self._new_sender()
         self.sender.send(data, now_ms)
 
     def on_frame(self, frame, now_ms):
         if len(frame) and frame[0] >> 4 == F.PCI_FC:
-            self.sender.on_frame(frame, now_ms)
-        else:
-            fc = self.receiver.on_frame(frame, now_ms)
-            if fc is not None:
-                self._out.append(fc)
+            if self.sender is not None:
+                self.sender.on_frame(frame, now_ms)
+            return
+        if self.receiver is None:
+            self.receiver = self._new_receiver()
+        fc = self.receiver.on_frame(frame, now_ms)
+        if fc is not None:
+            self._out.append(fc)
 
     def poll(self, now_ms):
         # Frames to send now, flow control first.
-        self.receiver.poll(now_ms)
+        if self.receiver is not None:
+            self.receiver.poll(now_ms)
         out = self._out
         self._out = []
-        while True:
+        while self.sender is not None:
             frame = self.sender.poll(now_ms)
             if frame is None:
-                return out
+                break
             out.append(frame)
+        return out
 
     def pop_message(self):
-        return self.receiver.pop_message()
+        return self.receiver.pop_message() if self.receiver is not None else None
 
     def next_deadline_ms(self):
-        a = self.sender.next_deadline_ms()
-        b = self.receiver.next_deadline_ms()
+        a = self.sender.next_deadline_ms() if self.sender is not None else None
+        b = self.receiver.next_deadline_ms() if self.receiver is not None else None
         if a is None:
             return b
         if b is None:

@@ -47,7 +47,7 @@ class IsoTpSender:
         self.wft_max = wft_max
         self.peer_fc = peer_fc
         self.tick_us = tick_us
-        self._frame = bytearray(64)
+        self._frame = bytearray(tx_dl)
         self._state = _IDLE
         self._data = b""
         self._off = 0

@@ -23,9 +23,14 @@ class EpochKeys:
     def __init__(self, epoch, k_epoch, cluster_ids):
         self.epoch = epoch
         self.k_epoch = bytearray(k_epoch)
-        # Used once or twice a rekey: kept as 16 bytes, not as CMAC contexts.
+        # K_mgmt and K_confirm as 16 bytes, each made a CMAC context on
+        # first use and kept (K_mgmt checks every beacon): one per epoch,
+        # zeroised with the keys, rather than one per message, each of which
+        # would leave an AES key schedule in the heap that cryptolib does not
+        # let us wipe.
         self._mgmt = msgs.mgmt_key(k_epoch, epoch)
         self._confirm = msgs.confirm_key(k_epoch, epoch)
+        self._cmacs = [None, None]
         self.clusters = {}
         for cid in cluster_ids:
             key = kdf.secoc_key(k_epoch, cid, epoch)
@@ -35,15 +40,24 @@ class EpochKeys:
         self.since_ms = 0  # when they were activated
 
     def mgmt(self):
-        return Cmac(self._mgmt)
+        return self._cmac(0, self._mgmt)
 
     def confirm(self):
-        return Cmac(self._confirm)
+        return self._cmac(1, self._confirm)
+
+    def _cmac(self, i, key):
+        c = self._cmacs[i]
+        if c is None:
+            c = self._cmacs[i] = Cmac(key)
+        return c
 
     def zeroise(self):
         wipe(self.k_epoch)
         wipe(self._mgmt)
         wipe(self._confirm)
+        for c in self._cmacs:
+            if c is not None:
+                c.zeroise()
         for key in self.clusters.values():
             key.zeroise()
 

@@ -20,7 +20,7 @@ _ANNOUNCE_TRIES = 5  # then a direct slave gets DELIVER instead
 _ACTIVATE_REPEATS = 3
 _ACTIVATE_GAP_MS = 20
 _KEY_BITS = 256
-_PARALLEL = 4  # ISO-TP transfers we send at once
+_PARALLEL = 3  # ISO-TP transfers we send at once (the answers we receive come on top)
 _MAX_DELIVERIES = 16  # SHE counters per slave and epoch (the counter's low 4 bits)
 
 
@@ -29,9 +29,9 @@ class _Slave:
         self.node = spec["node"]
         self.auth_key = bytes.fromhex(spec["auth_key"])
         self.has_module = spec.get("module", False)
-        self.uid = she_uid(self.node)
-        self.deliveries = {}  # epoch -> SHE counters spent (the counter's low bits)
-        self.updates = {}  # epoch -> the she.KeyUpdate whose M1..M3 we send (2 at most)
+        # epoch -> [SHE counters spent (the counter's low bits), the
+        # she.KeyUpdate whose M1..M3 we send, or None]: two epochs at most.
+        self.deliveries = {}
         self.pending_msg = None  # (epoch, nonce, message): the last pending DELIVER, resent as is
         self.join_boot = join_boot  # boot count of the slave's last JOIN answered (persisted)
         self.join_nonce = msgs.NO_NONCE  # the nonce of its last JOIN, echoed in what we send
@@ -163,42 +163,43 @@ class RekeyMaster:
         self.poll(now)
 
     def _send_next(self, s, now):
-        a = self.agent
         if not s.by_deliver and s.tries >= _ANNOUNCE_TRIES:
             s.by_deliver = True
+        self._send_pending(s, now)
+        s.tries += 1
+        s.next_try = now + self.agent.timing["retry_ms"]
+
+    def _send_pending(self, s, now):
+        # ANNOUNCE, or the pending DELIVER: the same message again as long
+        # as the nonce stays, so that an answer to an earlier copy still fits.
+        a = self.agent
         if s.by_deliver:
             sent = s.pending_msg
             if sent is None or sent[0] != self.epoch or sent[1] != s.join_nonce:
                 msg = self._deliver(s, a.keys.pending, False, s.join_nonce, now)
                 sent = s.pending_msg = (self.epoch, s.join_nonce, msg) if msg is not None else None
             if sent is not None:
-                a.unicast(s.node, sent[2], now)  # the same message: its answer still fits
+                a.unicast(s.node, sent[2], now)
         else:
             a.unicast(s.node, msgs.announce(s.auth(), s.node, self.epoch, self.key_id, s.join_nonce), now)
-        s.tries += 1
-        s.next_try = now + a.timing["retry_ms"]
 
     def _update(self, s, keys, now):
         # The SHE update that carries keys.epoch to s: one counter per epoch
         # and slave, reused until the slave reboots (see _join).
-        u = s.updates.get(keys.epoch)
-        if u is not None:
-            return u
-        sent = s.deliveries.get(keys.epoch, 0)
+        entry = s.deliveries.get(keys.epoch)
+        if entry is not None and entry[1] is not None:
+            return entry[1]
+        sent = entry[0] if entry is not None else 0
         if sent >= _MAX_DELIVERIES:
-            a = self.agent
-            a.event(now, "redelivery_limit", s.node)
+            self.agent.event(now, "redelivery_limit", s.node)
             self.next_rekey = now  # a fresh epoch resets the count
             return None
         for epoch in list(s.deliveries):
             if epoch < keys.epoch - 1:
                 del s.deliveries[epoch]  # only the current and the next matter
-        for epoch in list(s.updates):
-            if epoch < keys.epoch - 1:
-                del s.updates[epoch]
-        s.deliveries[keys.epoch] = sent + 1
-        u = s.updates[keys.epoch] = she.KeyUpdate(s.uid, she.KEY_1, she.MASTER_ECU_KEY, s.auth_key,
-                                                  keys.k_epoch, (keys.epoch << 4) | sent, 0)
+        u = she.KeyUpdate(she_uid(s.node), she.KEY_1, she.MASTER_ECU_KEY, s.auth_key,
+                          keys.k_epoch, (keys.epoch << 4) | sent, 0)
+        s.deliveries[keys.epoch] = [sent + 1, u]
         return u
 
     def _deliver(self, s, keys, active, nonce, now):
@@ -258,8 +259,10 @@ class RekeyMaster:
             return
         epoch = msgs.get32(msg, 1) if len(msg) >= 5 else -1
         keys = a.keys.pending if epoch == self.epoch and a.keys.pending is not None else a.keys.current
-        if keys is None or epoch != keys.epoch or epoch <= s.holds:
-            a.count("rekey_stale")  # an old epoch, or one it proved already
+        if epoch == s.holds and t in (msgs.ACK, msgs.DELIVERED):
+            return  # a repeat of a proof we have (our message crossed it): no news
+        if keys is None or epoch != keys.epoch or epoch < s.holds:
+            a.count("rekey_stale")  # an old epoch
             return
         if t == msgs.ACK:
             if msgs.check_ack(keys.confirm(), node, msg):
@@ -276,7 +279,8 @@ class RekeyMaster:
                 s.by_deliver = True
                 s.next_try = now
         elif t == msgs.DELIVERED:
-            u = s.updates.get(epoch)
+            entry = s.deliveries.get(epoch)
+            u = entry[1] if entry is not None else None
             if u is not None and len(msg) == 53 and u.check_response(msg[5:37], msg[37:53]) == she.RESP_OK:
                 self._holds(s, epoch, now)
             else:
@@ -305,7 +309,8 @@ class RekeyMaster:
             # (same boot) costs no new counter.
             s.join_boot = boot
             self.storage.put("join_boot_%d" % s.node, boot)
-            s.updates = {}
+            for entry in s.deliveries.values():
+                entry[1] = None
             s.holds = 0
             s.pending_msg = None
             s.tries = 0
@@ -317,8 +322,12 @@ class RekeyMaster:
             msg = self._deliver(s, cur, True, s.join_nonce, now)
             if msg is not None:
                 a.unicast(s.node, msg, now)
-        # A rekey under way reaches it at its next retry, with this nonce
-        # (what a slave that has not joined since it booted needs).
+        if self.state == _DISTRIBUTING and s.holds != self.epoch:
+            # The rekey under way, with this nonce, at once: a slave that
+            # has not joined since it booted ignored what it got before.
+            # Not counted as a try: a replayed JOIN must not make us give
+            # up on ANNOUNCE and spend a SHE counter.
+            self._send_pending(s, now)
 
     def on_activate(self, frame, now):
         self.agent.count("rekey_unexpected")  # only the master sends ACTIVATE

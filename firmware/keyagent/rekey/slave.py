@@ -44,6 +44,7 @@ class RekeySlave:
         self.waiting = None  # (epoch, module request seq) for an ANNOUNCE
         self.answer = None  # (epoch, message) last ACK/DELIVERED, to repeat
         self.next_join = 0
+        self.last_join = -3600000
 
     def start(self, now):
         self.next_join = now
@@ -52,6 +53,7 @@ class RekeySlave:
         if self.nonce is not None and now >= self.next_join:
             a = self.agent
             a.unicast(0, msgs.join(self.auth, self.node, self.epoch, self.boot, self.nonce), now)
+            self.last_join = now
             self.next_join = now + a.timing["join_retry_ms"]
 
     def next_timer(self, now):
@@ -68,6 +70,17 @@ class RekeySlave:
         self.synced = True
         if self.agent.keys.current is not None:
             self.nonce = None
+
+    def _not_joined(self, nonce, now):
+        # Before our JOIN is answered. NO_NONCE: the master has not heard
+        # our JOIN yet (its ANNOUNCE overtook it, or the JOIN was lost), not
+        # a rejection; any other nonce answers an older JOIN: a replay,
+        # counted. Either way the master is there: JOIN again soon, though
+        # not more than once a retry_ms.
+        if not ct_equal(nonce, msgs.NO_NONCE, msgs.NONCE_LEN):
+            self.agent.count("rekey_not_joined")
+        soon = self.last_join + self.agent.timing["retry_ms"]
+        self.next_join = min(self.next_join, max(soon, now))
 
     def _fresh(self, nonce):
         return self.nonce is not None and ct_equal(nonce, self.nonce, msgs.NONCE_LEN)
@@ -92,7 +105,7 @@ class RekeySlave:
             return
         epoch, key_id, nonce = parsed
         if not self.synced and not self._fresh(nonce):
-            a.count("rekey_not_joined")  # perhaps a replay: only our JOIN's answer counts
+            self._not_joined(nonce, now)
             return
         if self.answer is not None and self.answer[0] == epoch:
             a.unicast(0, self.answer[1], now)  # our answer was lost: repeat it
@@ -142,7 +155,10 @@ class RekeySlave:
         if (active or not self.synced) and not fresh:
             # An active epoch only as the answer to our JOIN; nothing at all
             # before a first answer: a recorded DELIVER cannot roll us back.
-            a.count("rekey_stale" if self.synced else "rekey_not_joined")
+            if self.synced:
+                a.count("rekey_stale")
+            else:
+                self._not_joined(nonce, now)
             return
         if keys.holds(epoch):
             # Never re-installed (its freshness state would restart): a
