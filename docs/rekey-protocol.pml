@@ -126,15 +126,20 @@ inline update(qs, qe) {
 }
 #define upd_c(s, e) (upd[U(s, e)] - 1)
 
+/* _send_pending: ANNOUNCE, or the pending DELIVER (the same SHE counter while it lasts). */
+inline send_pending(qs) {
+	if
+	:: by_deliver[qs] -> update(qs, m_pend); to_slave(qs, DELIVER, m_pend, keyof[m_pend], upd_c(qs, m_pend), join_nonce[qs], 0)
+	:: else -> to_slave(qs, ANNOUNCE, m_pend, keyof[m_pend], 0, join_nonce[qs], 0)
+	fi
+}
+
 inline send_next(qs) {
 	if
 	:: !by_deliver[qs] && tries[qs] >= TRIES -> by_deliver[qs] = 1
 	:: else -> skip
 	fi;
-	if
-	:: by_deliver[qs] -> update(qs, m_pend); to_slave(qs, DELIVER, m_pend, keyof[m_pend], upd_c(qs, m_pend), join_nonce[qs], 0)
-	:: else -> to_slave(qs, ANNOUNCE, m_pend, keyof[m_pend], 0, join_nonce[qs], 0)
-	fi;
+	send_pending(qs);
 	tries[qs]++; dl++
 }
 
@@ -219,6 +224,10 @@ end:
 				join_nonce[n] = no;
 				if
 				:: m_cur != 0 -> update(n, m_cur); to_slave(n, DELIVER, m_cur, keyof[m_cur], upd_c(n, m_cur), no, 1)
+				:: else -> skip
+				fi;
+				if  /* the rekey under way at once, with this nonce (not a try) */
+				:: m_dist && holds[n] != m_pend -> send_pending(n)
 				:: else -> skip
 				fi;
 				if  /* join_retry_ms passed: the deadline comes closer */
