@@ -118,8 +118,12 @@ class RekeyAttacker:
         if self.kind != "fc_abuse":  # that one answers the master's transfers instead
             vehicle.clock.call_at(self.start, self._tick)
 
-    def on_effect(self, ecu, events):
-        # An ECU did something about one of our frames that it must not.
+    def on_handled(self, counted_before, counted, events):
+        # An ECU handled one of our frames: what it counted as rejected, and
+        # whether it did something it must not (then the frame was accepted).
+        for reason, n in counted.items():
+            if n > counted_before.get(reason, 0):
+                self.rejected[reason] = self.rejected.get(reason, 0) + n - counted_before.get(reason, 0)
         if any(kind in _EFFECTS for _, kind, _ in events):
             self.accepted += 1
 

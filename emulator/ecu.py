@@ -68,6 +68,9 @@ class EmulatedEcu:
     def _receive(self, frame, is_rx):
         if not is_rx:
             return  # our own echo (the bus applies our acceptance filter)
+        attacker = self.vehicle.attacker_nodes.get(frame.sender)
+        judged = getattr(attacker, "on_handled", None)  # the rekey attackers' tally
+        counted = dict(self.agent.rejected) if judged else None
         reason = self.agent.on_frame(frame.can_id, frame.data, self.now_ms())
         if reason is not None:
             if reason == 0 and self.first_ok_ns is None:
@@ -75,9 +78,8 @@ class EmulatedEcu:
             self.vehicle.stats.verdict(self, frame, reason)
         seen = len(self.events)
         self._service()
-        attacker = self.vehicle.attacker_nodes.get(frame.sender)
-        if attacker is not None and len(self.events) > seen and hasattr(attacker, "on_effect"):
-            attacker.on_effect(self, self.events[seen:])
+        if judged:
+            judged(counted, self.agent.rejected, self.events[seen:])
 
     def _module_bytes(self, data):
         self.agent.on_module_data(data, self.now_ms())
