@@ -52,6 +52,7 @@ byte keyof[MAXE + 1];      /* the QKD key drawn for each epoch (0: none) */
 byte drawn;                /* QKD keys drawn */
 bool announced[MAXE + 1];  /* the master made this epoch pending */
 byte held[NS];             /* the newest epoch each slave ever installed */
+byte held_act[NS];         /* the newest epoch each slave ever had active */
 byte nonces;               /* nonces drawn (0 is NO_NONCE) */
 
 byte reboots, faults;
@@ -262,7 +263,11 @@ end:
 inline install(qs, qe, qk, qact) {
 	assert(announced[qe]);     /* only an epoch the master announced */
 	assert(qk == keyof[qe]);    /* one key per epoch, on every ECU */
+#ifndef NOSTORE
 	assert(qe >= held[qs]);     /* never back to an older epoch */
+#else
+	assert(qe > held_act[qs] || (qact && qe == held_act[qs]));  /* flash gone: never back to an older active one */
+#endif
 	assert(s_cur[qs] != qe && s_pend[qs] != qe);  /* never re-installed while held */
 	held[qs] = qe; s_epoch[qs] = qe;
 	if
@@ -271,13 +276,15 @@ inline install(qs, qe, qk, qact) {
 		:: s_pend[qs] <= qe -> s_pend[qs] = 0
 		:: else -> skip
 		fi;
-		s_cur[qs] = qe; s_curkey[qs] = qk
+		s_cur[qs] = qe; s_curkey[qs] = qk; held_act[qs] = qe
 	:: else -> s_pend[qs] = qe; s_pendkey[qs] = qk
 	fi
 }
 
 inline activate(qs) {
 	assert(announced[s_pend[qs]]);
+	assert(s_pend[qs] >= held_act[qs]);
+	held_act[qs] = s_pend[qs];
 	s_cur[qs] = s_pend[qs]; s_curkey[qs] = s_pendkey[qs]; s_pend[qs] = 0
 }
 
@@ -297,7 +304,12 @@ inline answer(qs, qt, qe, qx) {
 	ans_t[qs] = qt; ans_e[qs] = qe; ans_x[qs] = qx; to_master(qt, qs, qe, qx, 0)
 }
 
+/* -DNOSTORE: slaves without flash (unix_ecu.py without --storage): the
+ * epoch, SHE counter and boot count restart at every boot. */
 inline slave_boot(qs) {
+#ifdef NOSTORE
+	s_epoch[qs] = 0; s_she[qs] = 0; s_boot[qs] = 0;
+#endif
 	s_boot[qs]++;
 	s_cur[qs] = 0; s_pend[qs] = 0; ans_e[qs] = 0; synced[qs] = 0;
 	new_nonce(qs)
