@@ -98,6 +98,18 @@ def test_every_ecu_back_on_the_masters_epoch_within_two_retry_periods(spec, atta
     assert summary["off_epoch_max_ms"] == max(summary["off_epoch_ms"].values())
 
 
+def test_the_attacks_reached_their_targets(attacked, baseline):
+    # Not vacuous: the gateway answered forged First Frames with flow
+    # control and replayed JOINs with DELIVERs (old nonce), which BCM then
+    # refused; the replayed rekey messages were refused as such.
+    v, summary = attacked
+    b, _ = baseline
+    assert v.master.bus_node.sent > b.master.bus_node.sent + 240
+    assert v.ecus["BCM"].agent.rejected.get("rekey_stale", 0) > b.ecus["BCM"].agent.rejected.get("rekey_stale", 0)
+    replay = [a for a in summary["attacks"] if a["kind"] == "rekey_replay"][0]
+    assert sum(replay["rejected_by_reason"].values()) > 0
+
+
 def test_attacker_frames_spend_no_key_counter_or_epoch(attacked, baseline):
     v, summary = attacked
     b, base = baseline
