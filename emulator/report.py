@@ -1,6 +1,7 @@
 # What a run of the virtual vehicle shows: the live progress line, the
 # closing summary, the CAN trace (BLF or ASC, with python-can's writers)
 # and the PNG timeline of key pool, QBER, rekeys and rejections.
+from emulator.attacks import REKEY_KINDS
 from emulator.clock import MS, S
 
 
@@ -58,7 +59,8 @@ def summary_text(summary):
     for a in s["attacks"]:
         reasons = ", ".join("%s %d" % kv for kv in a["rejected_by_reason"].items())
         if not reasons:
-            reasons = "not a SecOC PDU, none judged" if a["injected"] else "-"
+            reasons = "-" if not a["injected"] else (
+                "none counted" if a["kind"] in REKEY_KINDS else "not a SecOC PDU, none judged")
         lines.append("  %-7s %-14s %5d injected, %d accepted; rejected: %s"
                      % (a["kind"], a["target"], a["injected"], a["accepted"], reasons))
     if s.get("off_epoch_ms"):
