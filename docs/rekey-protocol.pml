@@ -171,13 +171,7 @@ inline poll() {
 	fi
 }
 
-/* -DBROKEN_NO_BEACON: no beacon after the switch; the liveness check must
- * find a slave left behind. */
-#ifdef BROKEN_NO_BEACON
-#define beacon_matters(s) false
-#else
 #define beacon_matters(s) (m_cur != 0 && s_cur[s] != m_cur && (nonce[s] == 0 || s_pend[s] == m_cur))
-#endif
 
 inline beacon() {
 	to_slave(0, ACTIVATE, m_cur, keyof[m_cur], 0, 0, 0);
