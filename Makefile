@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 MICROPYTHON ?= $(abspath $(VENV)/bin/micropython)
 export MICROPYTHON
 
-.PHONY: test bench demo mpy-check renode-test arm-test firmware clean
+.PHONY: test bench demo mpy-check renode-test arm-test model-check firmware clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ mpy-check: $(STAMP)
 	$(PY) -m host_tools.mpy_build check
 
 test: mpy-check
-	$(PY) -m pytest tests
+	$(PY) -m pytest -rs tests
 
 # The virtual vehicle of scenarios/default.toml, one ECU a real MicroPython
 # process; writes out/demo-summary.json, out/demo-trace.blf, out/demo-timeline.png.
@@ -57,6 +57,29 @@ firmware:
 # tests/test_arm.py. Firmware builds are cached in build/arm.
 arm-test: $(STAMP)
 	MICROPY_DIR="$(MICROPY_DIR)" $(PY) -m host_tools.arm_test
+
+# The Promela model of the rekey protocol (docs/rekey-protocol.pml), checked
+# with spin in a temporary directory: safety (assertions, no invalid end
+# state) and liveness under weak fairness, each run with the bounds given
+# (NAME=value,... becomes -DNAME=value). docs/rekey-protocol.md, "The model",
+# has the figures.
+SPIN ?= spin
+MODEL := docs/rekey-protocol.pml
+MODEL_SAFETY ?= ATTACKS=1,REBOOTS=0,FAULTS=0 ATTACKS=0,REBOOTS=1,FAULTS=1
+MODEL_LIVENESS ?= ATTACKS=0,REBOOTS=0,FAULTS=0 ATTACKS=0,REBOOTS=0,FAULTS=1
+model-check:
+	@command -v $(SPIN) >/dev/null 2>&1 || { echo "model-check: $(SPIN) not found (Debian: apt-get install spin)"; exit 1; }
+	@model=$$(pwd)/$(MODEL); dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; cd "$$dir"; \
+	for run in $(addprefix safety:,$(MODEL_SAFETY)) $(addprefix liveness:,$(MODEL_LIVENESS)); do \
+		kind=$${run%%:*}; defs=$$(echo "$${run#*:}" | sed 's/^/-D/; s/,/ -D/g'); \
+		if [ $$kind = safety ]; then cc=-DNOCLAIM; flags=-m1000000; else cc=-DNFAIR=3; flags="-m1000000 -a -f"; fi; \
+		cp "$$model" model.pml && $(SPIN) -a $$defs model.pml >/dev/null && \
+		gcc -O1 -w -DMEMLIM=4096 $$cc $$defs -o pan pan.c || exit 1; \
+		./pan $$flags > pan.out 2>&1; \
+		echo "$$kind $$defs: $$(grep -o 'errors: [0-9]*' pan.out), $$(grep -o '[0-9.e+]* states, stored' pan.out)," \
+			"$$(grep -o '[0-9.e+]* transitions' pan.out), $$(grep -o 'elapsed time [0-9.e+]* seconds' pan.out)"; \
+		grep -q 'errors: 0' pan.out && ! grep -q 'reached -DMEMLIM bound' pan.out || { cat pan.out; exit 1; }; \
+	done
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

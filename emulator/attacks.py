@@ -7,7 +7,24 @@
 #           payload bit flipped.
 #   flood:  sends frames on a high-priority ID as fast as asked (denial of
 #           service by arbitration); no ECU accepts them as SecOC PDUs.
+# RekeyAttacker (below) goes for the rekey protocol's frames instead:
+#   isotp_hog:    forged ISO-TP First Frames on the slaves' channels to the
+#                 master (ecu: one slave, else all), to tie up its receivers.
+#   fc_abuse:     forged Flow Control frames (overflow, wait, reserved STmin)
+#                 answering the master's First Frames to ecu.
+#   rekey_replay: whole rekey messages recorded earlier in the run, sent
+#                 again once the master is on a later epoch.
+#   join_replay:  ecu's recorded JOIN messages, sent again.
+from keyagent.rekey.ids import ACTIVATE_ID, M2S_BASE, S2M_BASE, to_master_id, to_slave_id
+from keyagent.rekey.messages import JOIN
+
 from emulator.clock import S
+
+REKEY_KINDS = ("isotp_hog", "fc_abuse", "rekey_replay", "join_replay")
+# What an attacker frame may make an ECU do that it must not: counted as accepted.
+_EFFECTS = ("key_installed", "epoch_active", "epoch_announced", "slave_join", "redelivery_limit")
+_FORGED_FC = (b"\x32\x00\x00", b"\x31\x00\x00", b"\x30\x00\xf0", b"\x30\x00\x80")  # OVFLW, WAIT, reserved STmin
+_MAX_RECORDED = 64
 
 _REPLAY_WINDOW = 16  # replays pick among the target's latest frames
 
@@ -29,6 +46,7 @@ class Attacker:
         self.fd = msg.is_fd if msg is not None else False
         self.length = msg.length if msg is not None else 8
         self.layout = msg.layout() if msg is not None else None
+        self.target = spec.get("target", "0x%X" % self.can_id)
         start = int(spec.get("at_s", 0) * S)
         self.stop = start + int(spec.get("duration_s", 1) * S)
         self.gap = int(S / spec.get("rate_hz", 10))
@@ -72,6 +90,118 @@ class Attacker:
         mac_start, mac_bits = self.layout["mac"]
         _put(data, mac_start, mac_bits, self.rng.getrandbits(mac_bits))
         return bytes(data)
+
+
+class RekeyAttacker:
+    """An attacker on the rekey protocol's frames (kinds in REKEY_KINDS). It
+    holds no keys: it forges headers and sends again what it recorded."""
+
+    def __init__(self, vehicle, spec, index):
+        self.vehicle = vehicle
+        self.kind = spec["kind"]
+        self.spec = spec
+        self.rng = vehicle.rng_for("attack%d" % index)
+        self.node = vehicle.bus.attach("attacker%d-%s" % (index, self.kind), self._observe)
+        self.injected = 0
+        self.accepted = 0
+        self.rejected = {}
+        slaves = sorted(n for n in vehicle.nodes.values() if n != 0)
+        self.slaves = [vehicle.nodes[spec["ecu"]]] if "ecu" in spec else slaves
+        self.target = spec.get("ecu", "all slaves")
+        self.recorded = []  # (master's epoch then, [frames of one ISO-TP message or ACTIVATE])
+        self._partial = {}  # can_id -> frames of a message being recorded
+        self.start = int(spec.get("at_s", 0) * S)
+        self.stop = self.start + int(spec.get("duration_s", 1) * S)
+        self.gap = int(S / spec.get("rate_hz", 10))
+        self.next_at = self.start
+        self.turn = 0
+        if self.kind != "fc_abuse":  # that one answers the master's transfers instead
+            vehicle.clock.call_at(self.start, self._tick)
+
+    def on_handled(self, counted_before, counted, events):
+        # An ECU handled one of our frames: what it counted as rejected, and
+        # whether it did something it must not (then the frame was accepted).
+        for reason, n in counted.items():
+            if n > counted_before.get(reason, 0):
+                self.rejected[reason] = self.rejected.get(reason, 0) + n - counted_before.get(reason, 0)
+        if any(kind in _EFFECTS for _, kind, _ in events):
+            self.accepted += 1
+
+    def _active(self):
+        return self.start <= self.vehicle.clock.now < self.stop
+
+    def _observe(self, frame, is_rx):
+        if not is_rx or frame.sender is self.node:
+            return
+        data = bytes(frame.data)
+        can_id = frame.can_id
+        if self.kind == "fc_abuse":
+            if can_id - M2S_BASE in self.slaves and data and data[0] >> 4 == 1 and self._active() \
+                    and self.vehicle.clock.now >= self.next_at:
+                # The master starts a transfer: answer for the slave first.
+                fc = _FORGED_FC[self.turn % len(_FORGED_FC)]
+                self.turn += 1
+                self._send(to_master_id(can_id - M2S_BASE), fc + b"\xcc" * 5)
+                self.next_at = self.vehicle.clock.now + self.gap
+            return
+        if self.kind in ("rekey_replay", "join_replay"):
+            self._record(can_id, data)
+
+    def _record(self, can_id, data):
+        if can_id == ACTIVATE_ID:
+            self._keep(can_id, [data])
+            return
+        node = can_id - S2M_BASE if can_id >= S2M_BASE else can_id - M2S_BASE
+        if not (M2S_BASE <= can_id < S2M_BASE + 64) or node not in self.vehicle.nodes.values():
+            return
+        pci = data[0] >> 4 if data else -1
+        if pci == 0:
+            self._keep(can_id, [data])
+        elif pci == 1:
+            self._partial[can_id] = [data]
+        elif pci == 2 and can_id in self._partial:
+            frames = self._partial[can_id]
+            frames.append(data)
+            length = ((frames[0][0] & 0x0F) << 8) | frames[0][1]
+            if 6 + 7 * (len(frames) - 1) >= length:
+                self._keep(can_id, frames)
+                del self._partial[can_id]
+
+    def _keep(self, can_id, frames):
+        if self.kind == "join_replay":
+            first = frames[0]
+            body_type = first[2] if first[0] >> 4 == 1 else first[1]
+            if can_id not in [to_master_id(n) for n in self.slaves] or body_type != JOIN:
+                return
+        elif can_id != ACTIVATE_ID and can_id - S2M_BASE not in self.slaves \
+                and can_id - M2S_BASE not in self.slaves:
+            return
+        epoch = self.vehicle.master.epoch or 0
+        self.recorded.append((epoch, can_id, frames))
+        if len(self.recorded) > _MAX_RECORDED:
+            del self.recorded[self.rng.randrange(len(self.recorded) - 1)]  # keep the newest
+
+    def _tick(self):
+        clock = self.vehicle.clock
+        if clock.now >= self.stop:
+            return
+        if self.kind == "isotp_hog":
+            node = self.slaves[self.turn % len(self.slaves)]
+            self.turn += 1
+            # A First Frame announcing a DELIVERED-sized message, random body.
+            self._send(to_master_id(node), b"\x10\x35" + bytes(self.rng.randrange(256) for _ in range(6)))
+        else:
+            epoch = self.vehicle.master.epoch or 0
+            old = [r for r in self.recorded if self.kind == "join_replay" or r[0] < epoch]
+            if old:
+                _, can_id, frames = old[self.rng.randrange(len(old))]
+                for data in frames:
+                    self._send(can_id, data)
+        clock.call_later(self.gap, self._tick)
+
+    def _send(self, can_id, data):
+        self.node.send(can_id, data)
+        self.injected += 1
 
 
 def _get(data, start, bits):

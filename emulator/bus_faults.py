@@ -39,3 +39,19 @@ class RandomBitErrors:
         if self.can_ids is not None and frame.can_id not in self.can_ids:
             return False
         return self.rng.random() < self.rate
+
+
+class Deafen:
+    """Loss hook: `node` receives nothing from `start` to `end` (ns of the
+    bus clock): it misses whatever happens, then hears the bus again."""
+
+    def __init__(self, clock, node, start, end):
+        self.clock = clock
+        self.node = node
+        self.start = start
+        self.end = end
+
+    def __call__(self, frame):
+        if self.start <= self.clock.now < self.end and frame.sender is not self.node:
+            return {self.node}
+        return None

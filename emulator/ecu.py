@@ -100,12 +100,18 @@ class EmulatedEcu:
             self.diag.on_frame(frame.data, self.now_ms())
             self._service()
             return
+        attacker = self.vehicle.attacker_nodes.get(frame.sender)
+        judged = getattr(attacker, "on_handled", None)  # the rekey attackers' tally
+        counted = dict(self.agent.rejected) if judged else None
         reason = self.agent.on_frame(frame.can_id, frame.data, self.now_ms())
         if reason is not None:
             if reason == 0 and self.first_ok_ns is None:
                 self.first_ok_ns = self.clock.now
             self.vehicle.stats.verdict(self, frame, reason)
+        seen = len(self.events)
         self._service()
+        if judged:
+            judged(counted, self.agent.rejected, self.events[seen:])
 
     def _module_bytes(self, data):
         self.agent.on_module_data(data, self.now_ms())

@@ -1,7 +1,8 @@
 # What a run of the virtual vehicle shows: the live progress line, the
 # closing summary, the CAN trace (BLF or ASC, with python-can's writers)
 # and the PNG timeline of key pool, QBER, rekeys and rejections.
-from emulator.clock import S
+from emulator.attacks import REKEY_KINDS
+from emulator.clock import MS, S
 
 
 def progress_line(vehicle):
@@ -24,6 +25,35 @@ def progress_line(vehicle):
     return line
 
 
+class OffEpoch:
+    """How long each ECU is off the master's epoch (another epoch, or no key
+    while the master has one): intervals of vehicle time, in ns."""
+
+    def __init__(self, names):
+        self.since = dict((name, None) for name in names)  # name -> off since (ns), None: on
+        self.intervals = dict((name, []) for name in names)  # name -> [(start, end)]
+
+    def update(self, now, master_epoch, epochs):
+        for name, since in self.since.items():
+            off = epochs.get(name) != master_epoch
+            if off and since is None:
+                self.since[name] = now
+            elif not off and since is not None:
+                self.intervals[name].append((since, now))
+                self.since[name] = None
+
+    def all_intervals(self, now):
+        out = {}
+        for name, done in self.intervals.items():
+            since = self.since[name]
+            out[name] = done + ([(since, now)] if since is not None else [])
+        return out
+
+    def totals_ms(self, now):
+        return dict((name, sum(end - start for start, end in iv) / MS)
+                    for name, iv in sorted(self.all_intervals(now).items()))
+
+
 def summary_text(summary):
     s = summary
     lines = [
@@ -43,10 +73,15 @@ def summary_text(summary):
         reasons = ", ".join("%s %d" % kv for kv in a["rejected_by_reason"].items())
         if a["kind"] == "flood":
             judged = "not SecOC PDUs: no ECU judges them; they win arbitration and delay the rest"
+        elif a["kind"] in REKEY_KINDS and not reasons:
+            judged = "rekey frames: refused without a counted reason, or ignored"
         else:
             judged = "receivers rejected: %s" % (reasons or "-")
         lines.append("  %-7s %-14s %5d frames, %d accepted; %s"
                      % (a["kind"], a["target"], a["injected"], a["accepted"], judged))
+    if s.get("off_epoch_ms"):
+        lines.append("off the master's epoch (ms): " + ", ".join(
+            "%s %.0f" % kv for kv in s["off_epoch_ms"].items()) + "; max %.0f" % s["off_epoch_max_ms"])
     lat = s["rekey_latency_ms"]
     lines.append("rekeys: %d completed, epoch %s; announce to the last ECU on the new epoch: mean %s ms, max %s ms"
                  % (s["rekeys_completed"], s["epoch"], _ms(lat["mean"]), _ms(lat["max"])))

@@ -101,15 +101,21 @@ TABLES = dict((t.name, t) for t in (
         Key("at_s", float, 0, 3600, 0.0, "start (s)"),
         Key("duration_s", float, 0, 3600, 1.0, "length (s)", above=True),
         Key("rate_hz", float, 0, 10_000, 10.0, "frames per second", above=True),
-    ], kinds={"replay": ("target",), "spoof": ("target",), "tamper": ("target",), "flood": ("can_id",)}),
+        Key("ecu", "ecu", doc="the slave attacked (isotp_hog: absent, every slave; fc_abuse, join_replay: "
+                              "required)"),
+    ], kinds={"replay": ("target",), "spoof": ("target",), "tamper": ("target",), "flood": ("can_id",),
+              # on the rekey protocol (docs/rekey-protocol.md, "What an attacker on the bus can do")
+              "isotp_hog": ("ecu",), "fc_abuse": ("ecu",), "rekey_replay": (), "join_replay": ("ecu",)}),
     Table("fault", array=True, doc="a fault", keys=[
         Key("kind", str, default=REQUIRED, doc="what goes wrong"),
         Key("rate", float, 0, 1, REQUIRED, "probability per frame (loss) or per bit (bit_errors)"),
         Key("ecu", "ecu", default=REQUIRED, doc="the ECU reset or unplugged"),
         Key("at_s", float, 0, 3600, 1.0, "when (s)"),
-        Key("duration_s", float, 0, 3600, 1.0, "how long the module stays unplugged (s)", above=True),
+        Key("duration_s", float, 0, 3600, 1.0, "how long the module stays unplugged or the ECU deaf (s)",
+            above=True),
     ], kinds={"loss": ("rate",), "bit_errors": ("rate",), "reset": ("ecu", "at_s"),
-              "unplug": ("ecu", "at_s", "duration_s")}),
+              "unplug": ("ecu", "at_s", "duration_s"),
+              "deafen": ("ecu", "at_s", "duration_s")}),  # the ECU receives nothing meanwhile
     Table("eavesdrop", array=True, doc="an intercept-resend eavesdropper on the QKD link", keys=[
         Key("at_s", float, 0, 3600, 1.0, "start (s)"),
         Key("duration_s", float, 0, 3600, 1.0, "length (s)", above=True),

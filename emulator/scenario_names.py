@@ -61,6 +61,16 @@ class Names:
             if name is not None and names.index(name) != i:
                 problems.append("%s: [ecu #%d] name: %s is already the name of [ecu #%d]"
                                 % (source, i + 1, name, names.index(name) + 1))
+        slaves = set(e.get("name") for e in ecus if e.get("role") != "master")
+        for i, a in enumerate(scenario.get("attack", [])):
+            # the rekey attacks aim at a slave's channels (isotp_hog may aim at all)
+            reported = [p for p in problems if p.startswith("%s: [attack #%d] ecu:" % (source, i + 1))]
+            if a.get("kind") in ("fc_abuse", "join_replay") and "ecu" not in a and not reported:
+                problems.append("%s: [attack #%d] ecu: missing (%s needs the slave it attacks)"
+                                % (source, i + 1, a["kind"]))
+            elif "ecu" in a and a.get("ecu") in names and a["ecu"] not in slaves:
+                problems.append("%s: [attack #%d] ecu: %s is the master; %s attacks a slave"
+                                % (source, i + 1, a["ecu"], a.get("kind")))
         by_name = dict((e.get("name"), e) for e in ecus)
         for i, f in enumerate(scenario.get("fault", [])):
             if f.get("kind") == "unplug" and f.get("ecu") in by_name and not by_name[f["ecu"]].get("module"):

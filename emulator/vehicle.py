@@ -8,13 +8,14 @@ import random
 from keyagent.agent import DEFAULT_TIMING
 from keyagent.secoc import engine as secoc
 
-from emulator.attacks import Attacker
+from emulator.attacks import REKEY_KINDS, Attacker, RekeyAttacker
 from emulator.bus import CanBus
-from emulator.bus_faults import RandomBitErrors, RandomLoss
+from emulator.bus_faults import Deafen, RandomBitErrors, RandomLoss
 from emulator.clock import MS, S, Clock
 from emulator.ecu import EmulatedEcu
 from emulator.qkd_link import LinkParams
 from emulator.qkd_pair import ModulePair
+from emulator.report import OffEpoch
 from emulator.traffic import Traffic, load_app_messages
 
 SAMPLE_NS = 100 * MS
@@ -40,6 +41,7 @@ class Stats:
         self.external_frames = 0
         self.external_accepted = 0
         self.external_rejected = {}
+        self.rejected_at = []  # (ns, receiving ECU) of the first authentic rejections
 
     def verdict(self, ecu, frame, reason):
         attacker = self.vehicle.attacker_nodes.get(frame.sender)
@@ -57,6 +59,8 @@ class Stats:
             self.frames_verified += 1
         else:
             _count(self.authentic_rejected, secoc.REASONS[reason])
+            if len(self.rejected_at) < 10000:
+                self.rejected_at.append((self.vehicle.clock.now, ecu.name))
 
     def on_bus_frame(self, frame):
         if self.vehicle.is_external(frame.sender):
@@ -99,9 +103,11 @@ class Vehicle:
         from emulator.ota import OtaJob
 
         self.ota_jobs = [OtaJob(self, spec) for spec in s.get("ota", [])]
-        self.attackers = [Attacker(self, a, i) for i, a in enumerate(s["attack"])]
+        self.attackers = [(RekeyAttacker if a["kind"] in REKEY_KINDS else Attacker)(self, a, i)
+                          for i, a in enumerate(s["attack"])]
         self.attacker_nodes = dict((a.node, a) for a in self.attackers)
         self.epoch_reached = {}  # epoch -> {ecu name: time ns}
+        self.off_epoch = OffEpoch([name for name in self.ecus if name != master["name"]])
         self.announced = {}  # epoch -> ms the master announced it
         self.issued_keys = {}  # key ID -> QKD key the master drew, for export()
         self.epoch_key_ids = {}  # epoch -> the key ID of its QKD key, as the master draws it
@@ -248,6 +254,10 @@ class Vehicle:
                 self.bus.loss_hooks.append(RandomLoss(self.rng_for("loss"), f.get("rate", 0.01)))
             elif kind == "bit_errors":
                 self.bus.bit_error_hooks.append(RandomBitErrors(self.rng_for("bit_errors"), f.get("rate", 0.001)))
+            elif kind == "deafen" and f["ecu"] in self.ecus:
+                start = int(f.get("at_s", 1) * S)
+                self.bus.loss_hooks.append(Deafen(self.clock, self.ecus[f["ecu"]].bus_node, start,
+                                                  start + int(f.get("duration_s", 1) * S)))
             elif kind == "reset" and f["ecu"] in self.ecus:
                 self.clock.call_at(int(f.get("at_s", 1) * S), self.ecus[f["ecu"]].reset)
             elif kind == "unplug":
@@ -276,6 +286,9 @@ class Vehicle:
     def on_epoch(self, ecu, epoch):
         if epoch is not None:
             self.epoch_reached.setdefault(epoch, {})[ecu.name] = self.clock.now
+        if hasattr(self, "off_epoch"):  # not while the ECUs are built
+            self.off_epoch.update(self.clock.now, self.master.epoch,
+                                  dict((name, e.epoch) for name, e in self.ecus.items()))
 
     def _record_issued_keys(self):
         # The emulated module's log of the keys it gave the master (its side
@@ -396,7 +409,7 @@ class Vehicle:
             "external_rejected_by_reason": dict(sorted(st.external_rejected.items())),
             "attacks_injected": sum(a.injected for a in self.attackers),
             "attacks_accepted": sum(a.accepted for a in self.attackers),
-            "attacks": [{"kind": a.kind, "target": a.spec.get("target", "0x%X" % a.can_id),
+            "attacks": [{"kind": a.kind, "target": a.target,
                          "injected": a.injected, "accepted": a.accepted,
                          "rejected_by_reason": dict(sorted(a.rejected.items()))} for a in self.attackers],
             "rekeys_completed": len(latencies),
@@ -413,6 +426,8 @@ class Vehicle:
             "qkd_alarm_s": sum(1 for row in self.timeline if row[3]) * SAMPLE_NS / S,
             "events": dict(sorted(events.items())),
             **self.ota_summary(),
+            "off_epoch_ms": self.off_epoch.totals_ms(self.clock.now),
+            "off_epoch_max_ms": max(self.off_epoch.totals_ms(self.clock.now).values() or [0]),
         }
 
     def ota_summary(self):

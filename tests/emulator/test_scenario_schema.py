@@ -21,6 +21,7 @@ def base():
     raw["fault"] += [{"kind": "bit_errors", "rate": 0.001}, {"kind": "reset", "ecu": "ABS", "at_s": 2},
                      {"kind": "unplug", "ecu": "EPS", "at_s": 3, "duration_s": 1}]
     raw["ota"] = [{"ecu": "ABS", "at_s": 1.0, "version": "1.1.0", "attack": "replay"}]
+    raw["attack"].append({"kind": "fc_abuse", "ecu": "ABS", "at_s": 1.0, "duration_s": 1.0, "rate_hz": 5.0})
     return raw
 
 
@@ -122,7 +123,7 @@ def test_the_issue_examples_and_cross_checks_are_all_reported_at_once():
         'bench.toml: duration_s: must be a number, not the string "thirty"',
         "bench.toml: [rekey] period_ms: 0 is out of range: within 100..86400000",
         "bench.toml: [attack #2] at_s: -1 is out of range: within 0..3600",
-        "bench.toml: [attack #5] target: missing (the SecOC message attacked)",
+        "bench.toml: [attack #6] target: missing (the SecOC message attacked)",
         "bench.toml: [fault #1] rate: 2.5 is out of range: within 0..1",
         "bench.toml: [attack #1] target: BrakePedals is not a SecOC message of the DBC (AdasCommand, "
         "BrakePedal, SteeringAngle, TorqueRequest, VehicleStatus, WheelSpeeds)",
@@ -145,7 +146,7 @@ def test_overrides_use_the_schema_types():
         (9, 2048, "inline", False)
     for text, message in (("rekey.period_ms=soon", "--set rekey.period_ms=soon: soon is not an integer"),
                           ("rekey.colour=1", "--set rekey.colour=1: no such scenario key"),
-                          ("attack.9.at_s=1", "--set attack.9.at_s=1: there are only 4 entries"),
+                          ("attack.9.at_s=1", "--set attack.9.at_s=1: there are only 5 entries"),
                           ("ecu.TCU.module=true", "--set ecu.TCU.module=true: no entry named TCU"),
                           ("ecu.ABS.module=maybe", "--set ecu.ABS.module=maybe: maybe is not true or false"),
                           ("duration_s", "--set duration_s: expected dotted.key=value")):

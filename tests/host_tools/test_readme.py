@@ -89,6 +89,7 @@ RULES = [
          before="qkd-secoc module console {0} get-key --new", capture=r"key ID: (\S+)",
          expect="got a key of 32 bytes"),
     rule("layout_for_profile(1, data_id=0x123", runtime="both", expect=r"^11223344[0-9a-f]{8} ok"),
+    rule("make model-check", skip="tests/test_model_check.py runs the model (and a broken variant) with spin"),
     # campaigns: a few short runs stand for the README's hundreds
     rule("campaign scenarios/faults.toml --seeds 200", replace=[("--seeds 200", "--seeds 2 --set duration_s=4")],
          expect=r"2 runs in .*, 0 failed", timeout=240),
