@@ -27,6 +27,8 @@ class _Reader:
         self.visited = set()
 
     def include(self, path, **kwargs):
+        if "$(" in path:
+            return  # MicroPython's own manifests ($(BOARD_DIR), $(PORT_DIR)): not the agent
         path = os.path.abspath(path)
         if os.path.isdir(path):
             path = os.path.join(path, "manifest.py")

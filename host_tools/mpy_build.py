@@ -58,13 +58,22 @@ def compile_module(src, out, march=""):
 def check():
     # Every module under firmware/ is compiled for every architecture (the
     # unix-only ones too: the unix port runs them); the frozen size counts
-    # what boards/manifest.py freezes, for the full image and a slave-only one.
+    # what each board's manifest (boards/<BOARD>/manifest.py) freezes, and the
+    # full and slave-only images of boards/manifest.py.
     failures = 0
     count = 0
     marches = board_marches()
     arches = [HOST_ARCH] + sorted(marches)
-    images = {role: {os.path.abspath(src) for src, _ in frozen_files(role=role)} for role in ROLES}
-    sizes = {(role, march): 0 for role in ROLES for march in arches}
+    images = []  # (label, march, {source path})
+    for march in arches[1:]:
+        for role in ROLES:
+            images.append(("%s %s image" % (march, role), march,
+                           {os.path.abspath(src) for src, _ in frozen_files(role=role)}))
+        for board in marches[march]:
+            manifest = os.path.join(BOARDS, board, "manifest.py")
+            images.append(("%s (%s)" % (board, march), march,
+                           {os.path.abspath(src) for src, _ in frozen_files(manifest)}))
+    sizes = {}  # (source path, march) -> bytes of .mpy
     with tempfile.TemporaryDirectory() as tmp:
         for src in firmware_sources():
             for march in arches:
@@ -76,13 +85,10 @@ def check():
                     failures += 1
                     print("mpy-cross %s: %s" % (march or "host", e), file=sys.stderr)
                     continue
-                for role in ROLES:
-                    if os.path.abspath(src) in images[role]:
-                        sizes[role, march] += os.path.getsize(out)
-    for march in arches[1:]:
-        for role in ROLES:
-            print("frozen %s %s image (%s): %d modules, %d bytes of .mpy" % (
-                march, role, ", ".join(marches[march]), len(images[role]), sizes[role, march]))
+                sizes[os.path.abspath(src), march] = os.path.getsize(out)
+    for label, march, files in images:
+        print("frozen %s: %d modules, %d bytes of .mpy" % (
+            label, len(files), sum(sizes.get((src, march), 0) for src in files)))
     print("mpy-cross: %d compilations, %d failed" % (count, failures))
     return 1 if failures else 0
 
