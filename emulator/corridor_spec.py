@@ -9,7 +9,7 @@
 #   [[rsu]]      name (an SAE of the network), km (position along the road), range_m (300)
 #   [[vehicle]]  name (an SAE of the depot's KME), stock_s (0), depart_s, speed_kmh
 #   [[eavesdrop]] between = [KME, KME], at_s (0), duration_s (to the end), fraction
-from emulator import key_network_spec
+from emulator import key_network_spec, tomlfile
 from emulator.key_network_spec import NetworkSpecError
 
 _TOP = ("name", "seed", "duration_s", "stock", "session", "network", "rsu", "vehicle", "eavesdrop")
@@ -22,16 +22,7 @@ class CorridorError(ValueError):
 
 
 def load(path):
-    import tomllib
-
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise CorridorError("cannot read %s: %s" % (path, e.strerror)) from None
-    except tomllib.TOMLDecodeError as e:
-        raise CorridorError("%s is not valid TOML: %s" % (path, e)) from None
-    return check(data)
+    return check(tomlfile.read(path, CorridorError))
 
 
 def check(data):

@@ -10,7 +10,8 @@
 #            pulse_rate_hz (1e8), detector_efficiency (0.10)
 #
 # Errors are NetworkSpecError with one line saying what is wrong.
-import tomllib
+
+from emulator import tomlfile
 
 from emulator.certs import check_sae_id
 
@@ -24,14 +25,7 @@ class NetworkSpecError(ValueError):
 
 
 def load(path):
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise NetworkSpecError("cannot read %s: %s" % (path, e.strerror)) from None
-    except tomllib.TOMLDecodeError as e:
-        raise NetworkSpecError("%s is not valid TOML: %s" % (path, e)) from None
-    return check(data)
+    return check(tomlfile.read(path, NetworkSpecError))
 
 
 def check(data):

@@ -11,7 +11,8 @@
 # `ecu.ADAS.process=inline`) in a raw dict with the schema's type checking.
 import copy
 import os
-import tomllib
+
+from emulator import tomlfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT = os.path.join(ROOT, "scenarios", "default.toml")
@@ -142,13 +143,7 @@ class ScenarioError(ValueError):
 
 def read(path):
     """The raw dict of a TOML scenario file."""
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise ScenarioError("cannot read %s: %s" % (path, e.strerror)) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError("%s is not valid TOML: %s" % (path, e)) from None
+    return tomlfile.read(path, ScenarioError)
 
 
 def load(path, overrides=()):
