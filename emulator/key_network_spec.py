@@ -10,9 +10,7 @@
 #            pulse_rate_hz (1e8), detector_efficiency (0.10)
 #
 # Errors are NetworkSpecError with one line saying what is wrong.
-
 from emulator import tomlfile
-
 from emulator.certs import check_sae_id
 
 _TOP = {"seed": None, "key_size": 256, "max_keys": 2000, "prefill": True, "kme": [], "link": []}
