@@ -35,7 +35,9 @@ def rekey_kinsn():
             s = stand_ins.get(can_id)
             if s is not None:
                 s.on_frame(data, now, replies)
-        if agent.current is not None and agent.current.epoch == 1 and agent.alt is None and not replies:
+        keys = agent.keys
+        if keys.current is not None and keys.current.epoch == 1 and keys.pending is None \
+                and keys.retiring is None and not replies:
             return spent, now
     raise RuntimeError("the rekey cycle did not complete")
 
