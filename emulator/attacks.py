@@ -29,7 +29,9 @@ _MAX_RECORDED = 64
 _REPLAY_WINDOW = 16  # replays pick among the target's latest frames
 
 
-class Attacker:
+class _AttackerNode:
+    # What every attacker has: its station on the bus, its schedule (at_s,
+    # duration_s, rate_hz) and its counts.
     def __init__(self, vehicle, spec, index):
         self.vehicle = vehicle
         self.kind = spec["kind"]
@@ -39,6 +41,14 @@ class Attacker:
         self.injected = 0
         self.accepted = 0
         self.rejected = {}  # reason -> receivers that rejected
+        self.start = int(spec.get("at_s", 0) * S)
+        self.stop = self.start + int(spec.get("duration_s", 1) * S)
+        self.gap = int(S / spec.get("rate_hz", 10))
+
+
+class Attacker(_AttackerNode):
+    def __init__(self, vehicle, spec, index):
+        super().__init__(vehicle, spec, index)
         self.recorded = []  # the most recent frames of the target, oldest first
         self.last = None
         msg = vehicle.message(spec["target"]) if "target" in spec else None
@@ -47,10 +57,7 @@ class Attacker:
         self.length = msg.length if msg is not None else 8
         self.layout = msg.layout() if msg is not None else None
         self.target = spec.get("target", "0x%X" % self.can_id)
-        start = int(spec.get("at_s", 0) * S)
-        self.stop = start + int(spec.get("duration_s", 1) * S)
-        self.gap = int(S / spec.get("rate_hz", 10))
-        vehicle.clock.call_at(start, self._tick)
+        vehicle.clock.call_at(self.start, self._tick)
 
     def _observe(self, frame, is_rx):
         if is_rx and frame.can_id == self.can_id and frame.sender is not self.node:
@@ -92,27 +99,17 @@ class Attacker:
         return bytes(data)
 
 
-class RekeyAttacker:
+class RekeyAttacker(_AttackerNode):
     """An attacker on the rekey protocol's frames (kinds in REKEY_KINDS). It
     holds no keys: it forges headers and sends again what it recorded."""
 
     def __init__(self, vehicle, spec, index):
-        self.vehicle = vehicle
-        self.kind = spec["kind"]
-        self.spec = spec
-        self.rng = vehicle.rng_for("attack%d" % index)
-        self.node = vehicle.bus.attach("attacker%d-%s" % (index, self.kind), self._observe)
-        self.injected = 0
-        self.accepted = 0
-        self.rejected = {}
+        super().__init__(vehicle, spec, index)
         slaves = sorted(n for n in vehicle.nodes.values() if n != 0)
         self.slaves = [vehicle.nodes[spec["ecu"]]] if "ecu" in spec else slaves
         self.target = spec.get("ecu", "all slaves")
         self.recorded = []  # (master's epoch then, [frames of one ISO-TP message or ACTIVATE])
         self._partial = {}  # can_id -> frames of a message being recorded
-        self.start = int(spec.get("at_s", 0) * S)
-        self.stop = self.start + int(spec.get("duration_s", 1) * S)
-        self.gap = int(S / spec.get("rate_hz", 10))
         self.next_at = self.start
         self.turn = 0
         if self.kind != "fc_abuse":  # that one answers the master's transfers instead
