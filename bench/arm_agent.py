@@ -15,25 +15,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from host_tools import arm_qemu  # noqa: E402
 
 
-def bench_lines(out, rename=None):
-    for line in out.splitlines():
-        if line.startswith("BENCH "):
-            if rename:
-                line = line.replace(*rename)
-            print(line, flush=True)
-
-
 def main():
-    try:
-        arm_qemu.micropython_source()
-    except arm_qemu.Unavailable as e:
-        print("arm benchmarks skipped: %s" % e, file=sys.stderr)
+    why = arm_qemu.bench_skip_reason()
+    if why:
+        print("arm benchmarks skipped: %s" % why, file=sys.stderr)
         return 0
     out, elf = arm_qemu.run_bench("agent_cycle")
-    bench_lines(out, ("BENCH mpy_agent_heap_", "BENCH arm_agent_heap_"))
+    print("\n".join(arm_qemu.bench_lines(out, ("BENCH mpy_agent_heap_", "BENCH arm_agent_heap_"))), flush=True)
     print("BENCH arm_image_text_both %d B" % arm_qemu.text_size(elf))
     out, elf = arm_qemu.run_bench("slave_heap", role="slave")
-    bench_lines(out)
+    print("\n".join(arm_qemu.bench_lines(out)), flush=True)
     print("BENCH arm_image_text_slave %d B" % arm_qemu.text_size(elf))
     return 0
 

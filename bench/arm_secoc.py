@@ -13,13 +13,12 @@ from host_tools import arm_qemu  # noqa: E402
 
 
 def main():
-    try:
-        arm_qemu.micropython_source()
-    except arm_qemu.Unavailable as e:
-        print("arm benchmarks skipped: %s" % e, file=sys.stderr)
+    why = arm_qemu.bench_skip_reason()
+    if why:
+        print("arm benchmarks skipped: %s" % why, file=sys.stderr)
         return 0
     out, _ = arm_qemu.run_bench("secoc_insn")
-    print("".join(line + "\n" for line in out.splitlines() if line.startswith("BENCH ")), end="")
+    print("\n".join(arm_qemu.bench_lines(out)), flush=True)
     return 0
 
 

@@ -208,6 +208,21 @@ def bench_files():
     return files
 
 
+def bench_skip_reason():
+    """None when bench/arm_*.py can run here, else why not."""
+    try:
+        micropython_source()
+    except Unavailable as e:
+        return str(e)
+    return None
+
+
+def bench_lines(out, rename=None):
+    """The BENCH lines of a device benchmark's output, renamed by (old, new)."""
+    lines = [line for line in out.splitlines() if line.startswith("BENCH ")]
+    return [line.replace(*rename) for line in lines] if rename else lines
+
+
 def run_bench(name, heap=F446RE_HEAP, role="both", core="cortex-m4f"):
     # Imports bench/arm_device/<name>.py once on a fresh board with
     # instruction counting on; returns its output and the firmware image used.
