@@ -15,7 +15,7 @@
 #   rekey_replay: whole rekey messages recorded earlier in the run, sent
 #                 again once the master is on a later epoch.
 #   join_replay:  ecu's recorded JOIN messages, sent again.
-from keyagent.rekey.ids import ACTIVATE_ID, M2S_BASE, S2M_BASE, to_master_id, to_slave_id
+from keyagent.rekey.ids import ACTIVATE_ID, M2S_BASE, S2M_BASE, to_master_id
 from keyagent.rekey.messages import JOIN
 
 from emulator.clock import S
