@@ -366,17 +366,20 @@ class Vehicle:
         step = int(step_s * S)
         jobs = sorted((j for j in self.ota_jobs if j.ecu in self.ecus), key=lambda j: j.at_ns)
         t = 0
-        while t < end:
-            t = min(end, t + step)
-            while jobs and jobs[0].at_ns <= t:
-                # An update drives the clock itself while udsoncan waits.
-                job = jobs.pop(0)
-                self.clock.run_until(max(self.clock.now, job.at_ns))
-                job.run()
-            self.clock.run_until(max(t, self.clock.now))
-            t = self.clock.now
-            if progress is not None:
-                progress(self)
+        with _InterruptBetweenSteps() as ctrl_c:
+            while t < end:
+                t = min(end, t + step)
+                while jobs and jobs[0].at_ns <= t:
+                    # An update drives the clock itself while udsoncan waits.
+                    job = jobs.pop(0)
+                    self.clock.run_until(max(self.clock.now, job.at_ns))
+                    job.run()
+                self.clock.run_until(max(t, self.clock.now))
+                t = self.clock.now
+                if progress is not None:
+                    progress(self)
+                if ctrl_c.pressed:
+                    raise KeyboardInterrupt
         return self.summary()
 
     def rekey_latencies_ms(self):
@@ -439,6 +442,31 @@ class Vehicle:
         return {"ota": results, "ota_updated": sum(1 for r in results if r["result"] == "updated"),
                 "ota_refused_by_nrc": dict(sorted(by_nrc.items())),
                 "ota_versions": dict((n, e.version) for n, e in sorted(self.ecus.items()))}
+
+
+class _InterruptBetweenSteps:
+    # Ctrl-C during a virtual-time run takes effect between steps, never in
+    # the middle of an event, so what ran so far is consistent: the summary
+    # and the trace agree on every frame. (Only the main thread gets signals;
+    # elsewhere, a Dask worker's thread, nothing changes.)
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.pressed = False
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._press)
+        return self
+
+    def _press(self, signum, frame):
+        self.pressed = True
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
 
 
 def _write_private(path, text):
