@@ -239,7 +239,7 @@ end:
 				if
 				:: t == ACK -> holds[n] = e
 				:: t == NACK && p == m_pend && m_dist && !by_deliver[n] -> by_deliver[n] = 1
-				:: t == DELIVERED && upd[U(n, e)] == x + 1 -> holds[n] = e  /* M4, M5 */
+				:: t == DELIVERED && upd[U(n, e)] == x + 1 -> holds[n] = e  /* M5 */
 				:: else -> skip
 				fi
 			fi

@@ -185,8 +185,8 @@ class RekeyAttacker(_AttackerNode):
         if self.kind == "isotp_hog":
             node = self.slaves[self.turn % len(self.slaves)]
             self.turn += 1
-            # A First Frame announcing a DELIVERED-sized message, random body.
-            self._send(to_master_id(node), b"\x10\x35" + bytes(self.rng.randrange(256) for _ in range(6)))
+            # A First Frame announcing a JOIN-sized message, random body.
+            self._send(to_master_id(node), b"\x10\x19" + bytes(self.rng.randrange(256) for _ in range(6)))
         else:
             epoch = self.vehicle.master.epoch or 0
             old = [r for r in self.recorded if self.kind == "join_replay" or r[0] < epoch]

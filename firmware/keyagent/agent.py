@@ -178,8 +178,8 @@ class KeyAgent:
             from keyagent.rekey.master import RekeyMaster
 
             self.rekey = RekeyMaster(self, config)
-            for node in self.rekey.slaves:  # slaves send at most 53 bytes (DELIVERED)
-                self.links[to_master_id(node)] = (to_slave_id(node), 64)
+            for node in self.rekey.slaves:  # a slave's longest message: JOIN, 25 bytes
+                self.links[to_master_id(node)] = (to_slave_id(node), 25)
         else:
             from keyagent.rekey.slave import RekeySlave
 

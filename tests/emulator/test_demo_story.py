@@ -27,7 +27,10 @@ def test_the_summary_explains_its_counts(demo):
     assert "key pool %d of 6 keys at the end" % s["key_pool"] in text
     line = progress_line(v)
     assert "genuine: %d verified, 0 rejected" % s["frames_verified"] in line
-    assert "attack frames: 180 sent, 0 accepted, 480 rejections, flood 500" in line
+    # Each attack frame has 2 or 3 receivers; the scenario's 0.1% loss takes a few.
+    rejections = sum(sum(a["rejected_by_reason"].values()) for a in s["attacks"])
+    assert 470 <= rejections <= 480
+    assert "attack frames: 180 sent, 0 accepted, %d rejections, flood 500" % rejections in line
 
 
 def test_the_timeline_reads_without_the_readme(demo):

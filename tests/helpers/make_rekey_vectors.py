@@ -112,7 +112,7 @@ def vectors():
         "nack": sealed(b"\x03" + be32(EPOCH) + b"\x02"),
         "deliver_pending": sealed(b"\x04" + be32(EPOCH) + b"\x00" + m1 + m2 + m3 + NONCE + b"\x00"),
         "deliver_active": sealed(b"\x04" + be32(EPOCH) + b"\x01" + m1 + m2 + m3 + NONCE + floors),
-        "delivered": b"\x05" + be32(EPOCH) + m4 + m5,
+        "delivered": b"\x05" + be32(EPOCH) + m5,  # M4 stays with the slave
         "join": sealed(b"\x06" + be32(EPOCH - 1) + be32(BOOT) + NONCE),
         "activate": activate + cmac(k_mgmt, activate)[:3],
     }

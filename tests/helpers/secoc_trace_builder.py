@@ -111,7 +111,7 @@ def build():
     at(0.001, isotp_frames(0x701, 0x741, R.announce(auth1, 1, 2, Q2_ID, R.NO_NONCE)))
     m1, m2, m3, m4, m5 = she.update_messages(UID2, she.KEY_1, she.MASTER_ECU_KEY, AUTH[2], k2, 2 << 4, 0)
     at(0.001, isotp_frames(0x702, 0x742, R.deliver(auth2, 2, 2, False, R.NO_NONCE, m1, m2, m3, [])))
-    at(0.001, isotp_frames(0x742, 0x702, R.delivered(2, m4, m5)))
+    at(0.001, isotp_frames(0x742, 0x702, R.delivered(2, m5)))
     old_brake = brake.frame(b"\x05\x06\x07\x08")  # built under epoch 1, sent late
     R.activate(Cmac(R.mgmt_key(k2, 2)), 2, act)
     at(0.020, [(0x6F0, bytes(act))] * 3)

@@ -7,7 +7,7 @@ from keyagent.rekey import messages as msgs
 
 # Whole message lengths (docs/rekey-protocol.md, "Messages"): sealed ones
 # carry an 8-byte MAC after the body.
-SIZES = {"announce": msgs.ANNOUNCE_BODY + msgs.MAC_LEN, "ack": 13, "delivered": 53,
+SIZES = {"announce": msgs.ANNOUNCE_BODY + msgs.MAC_LEN, "ack": 13, "delivered": 21,
          "join": msgs.JOIN_BODY + msgs.MAC_LEN, "deliver": msgs.DELIVER_BODY + msgs.MAC_LEN}
 
 

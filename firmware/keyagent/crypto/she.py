@@ -216,7 +216,7 @@ class KeyUpdate:
     def __init__(self, uid, key_id, auth_id, auth_key, new_key, counter, flags):
         m = update_messages(uid, key_id, auth_id, auth_key, new_key, counter, flags)
         self.m1, self.m2, self.m3 = m[0], m[1], m[2]
-        self._m4 = m[3]
+        self._m4, self._m5 = m[3], m[4]
         self._k4 = Cmac(derive_keys(auth_key, new_key)[3])
         self.responder_uid = None
 
@@ -236,3 +236,12 @@ class KeyUpdate:
             return RESP_M4_MISMATCH
         self.responder_uid = bytes(m4[0:15])
         return RESP_OK
+
+    def check_m5(self, m5):
+        # M5 alone, for a sender that knows the responder's UID: M4 is then
+        # determined, and only a holder of the new key computes CMAC(K4, M4).
+        if bytes(self.m1[0:15]) == WILDCARD_UID:
+            return RESP_M4_MISMATCH  # the responder's UID is in M4 only
+        if len(m5) != 16:
+            return RESP_BAD_LENGTH
+        return RESP_OK if ct_equal(m5, self._m5, 16) else RESP_M5_MISMATCH

@@ -35,7 +35,7 @@ class _Slave:
         self.pending_msg = None  # (epoch, nonce, message): the last pending DELIVER, resent as is
         self.join_boot = join_boot  # boot count of the slave's last JOIN answered (persisted)
         self.join_nonce = msgs.NO_NONCE  # the nonce of its last JOIN, echoed in what we send
-        self.holds = 0  # the newest epoch the slave proved it holds (ACK or M4/M5)
+        self.holds = 0  # the newest epoch the slave proved it holds (ACK or M5)
         self.tries = 0
         self.next_try = 0
         self.by_deliver = False
@@ -281,7 +281,7 @@ class RekeyMaster:
         elif t == msgs.DELIVERED:
             entry = s.deliveries.get(epoch)
             u = entry[1] if entry is not None else None
-            if u is not None and len(msg) == 53 and u.check_response(msg[5:37], msg[37:53]) == she.RESP_OK:
+            if u is not None and len(msg) == msgs.DELIVERED_LEN and u.check_m5(msg[5:21]) == she.RESP_OK:
                 self._holds(s, epoch, now)
             else:
                 a.count("rekey_bad_mac")

@@ -30,6 +30,7 @@ NO_NONCE = bytes(NONCE_LEN)  # in ANNOUNCE and DELIVER: no JOIN of this boot hea
 ANNOUNCE_BODY = const(29)  # type, epoch, key ID, nonce
 DELIVER_BODY = const(79)  # without its floors
 JOIN_BODY = const(17)  # type, last epoch, boot count, nonce
+DELIVERED_LEN = const(21)  # type, epoch, M5
 EPOCH_LABEL = b"qkd-secoc epoch"
 CONFIRM_LABEL = b"qkd-secoc confirm"
 MGMT_LABEL = b"qkd-secoc mgmt"
@@ -143,9 +144,12 @@ def parse_deliver(body):
     return get32(body, 1), body[5] == 1, body[6:22], body[22:54], body[54:70], body[70:78], floors
 
 
-def delivered(epoch, m4, m5):
-    # M4 and M5 authenticate themselves (SHE): no extra MAC.
-    return bytes((DELIVERED,)) + be32(epoch) + bytes(m4) + bytes(m5)
+def delivered(epoch, m5):
+    # M5 = CMAC(K4, M4) authenticates itself (SHE): no extra MAC. M4 stays
+    # home: the master knows the slave's UID, the slot IDs and the counter, so
+    # M4 holds nothing it does not know, and sending it would cost a CAN FD
+    # frame of 64 bytes instead of 24 (or 4 more classic frames).
+    return bytes((DELIVERED,)) + be32(epoch) + bytes(m5)
 
 
 def join(auth, node, last_epoch, boot, nonce):

@@ -177,7 +177,7 @@ class RekeySlave:
         if epoch < self.epoch or (cur is not None and epoch < cur.epoch) or (not active and epoch == self.epoch):
             a.count("rekey_stale")
             return
-        erc, m4, m5 = self.she.load_key(m1, m2, m3)
+        erc, _, m5 = self.she.load_key(m1, m2, m3)
         if erc != she.ERC_NO_ERROR:
             a.count("she_refused")
             return
@@ -185,7 +185,7 @@ class RekeySlave:
         self._loaded(epoch, self.she.key(she.KEY_1), active, now, floors)
         if active or fresh:
             self._joined()
-        self._answer(epoch, msgs.delivered(epoch, m4, m5), now)
+        self._answer(epoch, msgs.delivered(epoch, m5), now)
 
     def _loaded(self, epoch, k_epoch, active, now, floors=()):
         self.epoch = epoch

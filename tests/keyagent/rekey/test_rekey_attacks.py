@@ -223,3 +223,58 @@ def test_replayed_rekey_messages_cost_no_she_counter():
     assert sim.epochs() == epochs and she_counters(sim) == counters
     for node in (1, 2):
         assert sim.agents[node].rejected.get("rekey_stale", 0) > stale[node]
+
+
+def classic_isotp(msg):
+    # A message of 8 bytes or more as classic ISO-TP frames: FF, then CFs.
+    frames = [bytes((0x10 | len(msg) >> 8, len(msg) & 0xFF)) + msg[0:6]]
+    for i, at in enumerate(range(6, len(msg), 7)):
+        frames.append(bytes((0x20 | (i + 1) & 15,)) + msg[at:at + 7])
+    frames[-1] += b"\xcc" * (8 - len(frames[-1]))
+    return frames
+
+
+def last_message(frames):
+    # The last whole message of a channel's recorded classic frames.
+    frames = frames[max(i for i, f in enumerate(frames) if f[0] >> 4 == 1):]
+    size = (frames[0][0] & 15) << 8 | frames[0][1]
+    return (frames[0][2:] + b"".join(f[1:] for f in frames[1:]))[0:size]
+
+
+def test_a_forged_or_borrowed_delivered_proves_nothing():
+    # DELIVERED carries M5 only (the master rebuilds M4): another slave's M5
+    # for this epoch, this slave's M5 of the last epoch relabelled, or a
+    # random one must not make the master count a slave that never loaded
+    # the key as holding it.
+    sim = Sim(config(direct=1, gateway=2))
+    heard = []
+    sim.drop = recorder(heard, lambda can_id, node: can_id in (0x742, 0x743) and node == 0)
+    sim.run(1900)
+    assert set(sim.epochs().values()) == {2}
+    old_m5 = last_message([d for c, d in heard if c == 0x742])[5:21]
+    master = sim.agents[0]
+    heard.clear()
+
+    def deafen_2(can_id, data, node):
+        if can_id == 0x743 and node == 0:
+            heard.append((can_id, bytes(data)))
+        return node == 2 or can_id == 0x742
+
+    sim.drop = deafen_2
+    sim.run(150)  # the rekey to epoch 3: slave 3 answers, slave 2 hears nothing
+    assert master.rekey.epoch == 3 and master.rekey.slaves[3].holds == 3
+    borrowed = last_message([d for c, d in heard])
+    assert borrowed[0:5] == b"\x05\x00\x00\x00\x03"
+    bad_mac = master.rejected.get("rekey_bad_mac", 0)
+    forgeries = (borrowed, borrowed[0:5] + old_m5, borrowed[0:5] + bytes(16))
+    for msg in forgeries:
+        frames = classic_isotp(msg)
+        master.on_frame(0x742, frames[0], sim.t)
+        sim.run(1)  # the master's flow control
+        for data in frames[1:]:
+            master.on_frame(0x742, data, sim.t)
+        sim.run(1)
+    assert master.rejected.get("rekey_bad_mac", 0) == bad_mac + len(forgeries)
+    assert master.rekey.slaves[2].holds == 2
+    sim.run(400)  # past the activate deadline
+    assert [e[2] for e in master.events if e[1] == "activated_without"] == [[2]]

@@ -66,13 +66,16 @@ def test_deliver_and_delivered_through_she():
     body = R.open_sealed(AUTH, NODE, active, R.DELIVER_BODY)
     epoch, is_active, m1, m2, m3, nonce, got_floors = R.parse_deliver(body)
     assert (epoch, is_active, nonce, got_floors) == (EPOCH, True, NONCE, floors)
-    # The slave's SHE loads it and answers the vector's M4, M5; the master accepts them.
+    # The slave's SHE loads it and answers the vector's M4, M5; DELIVERED
+    # carries M5, and the master accepts it.
     store = SheKeyStore(she_uid(NODE))
     store.provision(she.MASTER_ECU_KEY, h(IN["k_auth"]))
     store.provision(she.KEY_1, bytes(16))
     erc, m4, m5 = store.load_key(m1, m2, m3)
     assert erc == she.ERC_NO_ERROR and bytes(store.key(she.KEY_1)) == K_EPOCH
-    assert R.delivered(EPOCH, m4, m5) == h(MSG["delivered"])
+    assert (m4, m5) == (h(SHE["m4"]), h(SHE["m5"]))
     delivered = h(MSG["delivered"])
-    assert u.check_response(delivered[5:37], delivered[37:53]) == she.RESP_OK
-    assert u.check_response(flipped(delivered, 20)[5:37], delivered[37:53]) != she.RESP_OK
+    assert R.delivered(EPOCH, m5) == delivered and len(delivered) == R.DELIVERED_LEN
+    assert u.check_m5(delivered[5:21]) == she.RESP_OK
+    assert u.check_m5(flipped(delivered, 20)[5:21]) == she.RESP_M5_MISMATCH
+    assert u.check_m5(delivered[5:20]) == she.RESP_BAD_LENGTH
