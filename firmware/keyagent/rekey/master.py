@@ -281,7 +281,7 @@ class RekeyMaster:
         elif t == msgs.DELIVERED:
             entry = s.deliveries.get(epoch)
             u = entry[1] if entry is not None else None
-            if u is not None and len(msg) == msgs.DELIVERED_LEN and u.check_m5(msg[5:21]) == she.RESP_OK:
+            if u is not None and len(msg) == msgs.DELIVERED_LEN and u.check_m5(msg[5:21]):
                 self._holds(s, epoch, now)
             else:
                 a.count("rekey_bad_mac")

@@ -76,6 +76,6 @@ def test_deliver_and_delivered_through_she():
     assert (m4, m5) == (h(SHE["m4"]), h(SHE["m5"]))
     delivered = h(MSG["delivered"])
     assert R.delivered(EPOCH, m5) == delivered and len(delivered) == R.DELIVERED_LEN
-    assert u.check_m5(delivered[5:21]) == she.RESP_OK
-    assert u.check_m5(flipped(delivered, 20)[5:21]) == she.RESP_M5_MISMATCH
-    assert u.check_m5(delivered[5:20]) == she.RESP_BAD_LENGTH
+    assert u.check_m5(delivered[5:21])
+    assert not u.check_m5(flipped(delivered, 20)[5:21])
+    assert not u.check_m5(delivered[5:20])
