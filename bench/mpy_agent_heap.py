@@ -53,8 +53,8 @@ class StandIn:
             self.conn.send(msgs.ack(self.agent.keys.pending.confirm(), self.node, epoch), now)
         elif msg[0] == msgs.DELIVER:
             _, _, m1, m2, m3, _, _ = msgs.parse_deliver(msg[:-8])
-            erc, m4, m5 = self.she.load_key(m1, m2, m3)
-            self.conn.send(msgs.delivered(epoch, m4, m5), now)
+            erc, _, m5 = self.she.load_key(m1, m2, m3)
+            self.conn.send(msgs.delivered(epoch, m5), now)
 
 
 def config():

@@ -17,7 +17,7 @@ def bench_update(rounds):
     t0 = time.ticks_us()
     for i in range(rounds):
         upd = she.KeyUpdate(UID, 4, 1, AUTH, NEW, i + 1, 0)
-        code, m4, m5 = store.load_key(upd.m1, upd.m2, upd.m3)
+        code, _, m5 = store.load_key(upd.m1, upd.m2, upd.m3)
         if code != 0 or not upd.check_m5(m5):
             raise RuntimeError("key update failed")
     return time.ticks_diff(time.ticks_us(), t0) / rounds
