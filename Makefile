@@ -21,7 +21,7 @@ mpy-check: $(STAMP)
 	$(PY) -m host_tools.mpy_build check
 
 test: mpy-check
-	$(PY) -m pytest -rs tests
+	$(PY) -m pytest -rs --durations=20 tests
 
 # The virtual vehicle of scenarios/default.toml, one ECU a real MicroPython
 # process; writes out/demo-summary.json, out/demo-trace.blf, out/demo-timeline.png.
