@@ -43,6 +43,13 @@ def test_archive_layout_is_what_the_ramdisk_unpacks(tmp_path):
     assert got == {"/t/a.py": b"x = 1\n", "/v/b.json": b"{}"} and pos == len(blob) - 2
 
 
+def test_every_mode_runs_on_some_core_and_the_slow_skips_name_real_modules():
+    assert set(m for modes in arm_test.DEFAULT_MODES.values() for m in modes) == set(arm_test.MODES)
+    modules = set(os.path.basename(p)[:-3] for p in arm_test.test_files() if os.path.basename(p).startswith("test_"))
+    for mode, names in arm_test.SLOW_IN.items():
+        assert mode in arm_test.MODES and set(names) <= modules, names
+
+
 def test_run_py_skips_test_modules_by_name():
     proc = subprocess.run([micropython(), "tests/keyagent/run.py", "--skip", "test_kdf,test_cmac", "test_kdf",
                            "test_cmac"], cwd=ROOT, capture_output=True, text=True, timeout=120)
