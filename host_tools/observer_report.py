@@ -2,7 +2,9 @@
 # shown: per-message statistics, rekey events, the text table of `monitor`
 # and `trace analyze`, and their JSON report. No key is ever formatted here.
 
-SHOWN_VERDICTS = ("ok", "mac_mismatch", "stale_freshness")  # their own columns; the rest is OTHER
+# The verdicts of the OK, MAC and STALE columns, a sync message's beside a
+# PDU's (keyagent.secoc.fv_sync.SYNC_REASONS); the rest is OTHER.
+COLUMNS = (("ok",), ("mac_mismatch", "sync_mac_mismatch"), ("stale_freshness", "sync_stale"))
 
 
 class MessageStats:
@@ -119,8 +121,8 @@ def _ident(st):
 
 def _row(st, width):
     if st.secoc:
-        counts = [st.verdicts.get(v, 0) for v in SHOWN_VERDICTS]
-        counts.append(sum(n for v, n in st.verdicts.items() if v not in SHOWN_VERDICTS))
+        counts = [sum(st.verdicts.get(v, 0) for v in column) for column in COLUMNS]
+        counts.append(st.count - sum(counts))
         counts = ["%d" % c for c in counts]
     else:
         counts = ["-"] * 4
