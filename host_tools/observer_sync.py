@@ -61,13 +61,13 @@ class SyncFollower:
             return NO_KEY, None, None
         if reason != SYNC_OK:
             return SYNC_REASONS[reason], None, None
+        if epoch == ep.alt and ep.alt_role == "pending":
+            # The FV master sends under its current key: it has switched.
+            ep.switch(t, "sync")
         if held is None or s.trip != held[0]:
             # The first sync seen, or the FV master's new trip (its reset).
             self.events.append(Event(t, "fv_trip", epoch, None, "trip %d, reset %d%s" % (
                 s.trip, s.reset, ", first sync seen" if held is None else "")))
-        if epoch == ep.alt and ep.alt_role == "pending":
-            # The FV master sends under its current key: it has switched.
-            ep.switch(t, "sync")
         return "ok", epoch, {"trip": s.trip, "reset": s.reset}
 
     def _key(self, epoch):

@@ -1,0 +1,127 @@
+# The observer on multi-counter PDUs (docs/freshness.md): the FV master's
+# sync message is checked as a receiving ECU checks it, and feeds the
+# multi-counter receivers. Frames are made with keyagent's own FV master
+# (MultiCounter on node 0: trip from storage, SyncState.build under K_sync)
+# and senders (the agent's Pdu with its SecOCTx); an attacker forges,
+# replays and truncates sync messages and replays frames.
+import copy
+
+import secoc_trace_builder as B
+from host_tools.observer_inputs import Keys, parse_config
+from host_tools.secoc_observer import Observer
+from keyagent.agent import Pdu
+from keyagent.crypto.cmac import Cmac
+from keyagent.crypto.kdf import secoc_key
+from keyagent.rekey import messages as R
+from keyagent.secoc.multi_counter import MultiCounter, sync_key
+from keyagent.storage import MemoryStorage
+
+SYNC_ID = 0x6F1
+CONFIG = copy.deepcopy(B.CONFIG)
+CONFIG["freshness"] = {"layout": "jaspar", "sync_can_id": SYNC_ID}
+for _spec in CONFIG["clusters"][0]["pdus"]:
+    _spec["freshness"] = "multi"  # BrakePedal: 2 + 2 FV bits on the wire; SteeringAngle: 6 + 2
+K1 = R.epoch_key(B.Q1, 1)
+
+
+class Bus:
+    """The FV master (trip 4 from its storage) and the two senders, keyed
+    for epoch 1; frames go to the observer with a time 10 ms apart."""
+
+    def __init__(self, obs, k_epoch=K1, epoch=1):
+        self.obs = obs
+        self.t = 0.0
+        self.storage = MemoryStorage({"trip": 3})
+        self.master = MultiCounter(dict(CONFIG, node=0), self.storage)
+        self.sync_key = sync_key(k_epoch, epoch)
+        self.senders = {}
+        for i, spec in enumerate(CONFIG["clusters"][0]["pdus"]):
+            pdu = Pdu(i, 1, spec, spec["sender"], self.master)
+            pdu.tx.key = Cmac(secoc_key(k_epoch, 1, epoch))
+            self.senders[spec["name"]] = pdu
+
+    def frame(self, name, payload=b"\x01\x02\x03\x04"):
+        pdu = self.senders[name]
+        out = bytearray(64)
+        n = pdu.tx.protect(payload, len(payload), out)
+        assert n > 0
+        return pdu.can_id, bytes(out[:n])
+
+    def sync(self, next_reset=True):
+        if next_reset:
+            self.master.state.next_reset(self.storage)
+        out = bytearray(8)
+        n = self.master.state.build(self.master.data_id, self.sync_key, out)
+        return SYNC_ID, bytes(out[:n])
+
+    def see(self, frame):
+        self.t += 0.01
+        return self.obs.on_frame(self.t, *frame)
+
+
+def test_forged_and_replayed_sync_messages_are_rejected_and_change_nothing():
+    obs = Observer(parse_config(CONFIG), Keys(epoch_keys={1: K1}))
+    bus = Bus(obs)
+    # Started mid-run: no sync seen yet, as a rebooted receiver says.
+    assert bus.see(bus.frame("BrakePedal")) == "freshness_unavailable"
+    s0 = bus.sync(next_reset=False)  # trip 4, reset 0
+    assert bus.see(s0) == "ok"
+    assert [bus.see(bus.frame(n)) for n in ["BrakePedal", "SteeringAngle"] * 6] == ["ok"] * 12
+    # Forged: a later reset counter with s0's MAC; a sync under a key of no epoch.
+    can_id, data = s0
+    forged_reset = (can_id, data[:2] + bytes((data[2], data[3], data[4] | 0x70)) + data[5:])
+    wrong_key = Bus(obs, k_epoch=bytes(16)).sync()
+    assert [bus.see(forged_reset), bus.see(wrong_key)] == ["sync_mac_mismatch"] * 2
+    assert bus.see(s0) == "sync_stale"  # replayed
+    assert bus.see((SYNC_ID, data[:7])) == "sync_malformed"
+    st = obs.sync.state
+    assert (st.trip, st.reset) == (4, 0)
+    # Nothing changed: the frames of the genuine cycle still verify (under
+    # reset 7 they would be out of reach), the next genuine sync is taken.
+    assert [bus.see(bus.frame("BrakePedal")) for _ in range(3)] == ["ok"] * 3
+    assert bus.see(bus.sync()) == "ok" and (st.trip, st.reset) == (4, 1)
+    last = bus.frame("BrakePedal")
+    assert [bus.see(last), bus.see(last)] == ["ok", "stale_freshness"]
+    assert [bus.see(bus.frame("SteeringAngle")) for _ in range(2)] == ["ok"] * 2
+    row = obs.messages[(SYNC_ID, False)]
+    assert row.name == "FvSync" and row.epoch == 1 and row.signals == {"trip": 4, "reset": 1}
+    assert row.verdicts == {"ok": 2, "sync_mac_mismatch": 2, "sync_stale": 1, "sync_malformed": 1}
+    assert obs.messages[(0xB0, False)].verdicts == {"freshness_unavailable": 1, "ok": 10, "stale_freshness": 1}
+    assert obs.table().splitlines()[3] == (
+        "6F1      FvSync                 6     25.0     1      2      2      1      1  ok                 trip=4 reset=1")
+    assert [(e.kind, e.epoch, e.detail) for e in obs.events] == [("fv_trip", 1, "trip 4, reset 0, first sync seen")]
+    assert K1.hex() not in obs.table() + repr(obs.report())
+
+
+def test_sync_needs_a_key_and_one_under_the_pending_key_switches():
+    # No key: the sync cannot be checked, the frames have no counters.
+    obs = Observer(parse_config(CONFIG), Keys())
+    bus = Bus(obs)
+    assert [bus.see(bus.sync(False)), bus.see(bus.frame("BrakePedal"))] == ["no_key", "no_key"]
+    # ANNOUNCE of epoch 1 (its QKD key in the key file): pending, and every
+    # ACTIVATE lost. The FV master sends under its current key, so a sync
+    # under the pending one is the switch.
+    obs = Observer(parse_config(CONFIG), Keys({B.Q1_ID: B.Q1}))
+    bus = Bus(obs)
+    for frame in B.isotp_frames(0x701, 0x741, R.announce(Cmac(B.AUTH[1]), 1, 1, B.Q1_ID, R.NO_NONCE)):
+        bus.see(frame)
+    assert (obs.epochs.alt, obs.epochs.alt_role, obs.epochs.current) == (1, "pending", None)
+    assert bus.see(bus.sync(False)) == "ok"
+    assert obs.epochs.current == 1
+    assert [(e.kind, e.detail) for e in obs.events[-2:]] == [
+        ("switch", "sync"), ("fv_trip", "trip 4, reset 0, first sync seen")]
+    assert [bus.see(bus.frame("SteeringAngle")) for _ in range(3)] == ["ok"] * 3
+
+
+def test_sync_can_id_must_be_free():
+    import pytest
+
+    from host_tools.errors import UserError
+
+    doc = copy.deepcopy(CONFIG)
+    doc["freshness"]["sync_can_id"] = 0xB0
+    with pytest.raises(UserError, match="sync_can_id"):
+        parse_config(doc)
+    doc["freshness"] = {"layout": "fv=trip:16"}
+    with pytest.raises(UserError, match="freshness layout"):
+        parse_config(doc)
