@@ -51,18 +51,6 @@ class EpochFollower:
                 self._install(known[-2], alt=True, unsynced=True)
                 self.alt, self.alt_role = known[-2], "previous"
 
-    def describe(self):
-        if self.current is None and self.alt is None:
-            return "epoch: none (no keys)"
-        text = "epoch: current %s" % ("none" if self.current is None else self.current)
-        if self.alt_role == "pending":
-            text += ", pending %d" % self.alt
-        elif self.alt_role == "grace":
-            text += ", previous %d until %.3f" % (self.alt, self.grace_until)
-        elif self.alt_role == "previous":
-            text += ", previous %d" % self.alt
-        return text
-
     # -- keys -----------------------------------------------------------
     def _cluster_key(self, epoch, cluster):
         from keyagent.crypto.cmac import Cmac
@@ -237,8 +225,8 @@ class EpochFollower:
                 self.switch(t, "deliver")
         # The floors say where the counters stand (the joining slave sends
         # its own PDUs from there on): raised to, never lowered below what
-        # the observer has verified itself. Multi-counter values have no
-        # floors (a joining ECU closes the reset cycle it joins in).
+        # the observer has verified itself. Not for multi-counter PDUs (an
+        # ECU ignores them too: a joining ECU closes its first cycle).
         for index, floor in floors:
             for p in self._pdus:
                 if p.cfg.index == index and p.cfg.multi is None:

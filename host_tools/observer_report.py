@@ -93,7 +93,7 @@ def table(obs, max_events=None, width=None, all_ids=False, max_lines=None):
                        sum(st.count for st in other), "%.1f" % sum(st.rate() for st in other),
                        "-", "-", "-", "-", "-", "plain", "in no configuration or DBC (--all lists them)")
         rows.append((line if width is None else line[:width]).rstrip())
-    rows.append(obs.epochs.describe())
+    rows.append(_epochs_line(obs.epochs))
     events = obs.events
     if max_lines is not None:
         room = max(0, max_lines - len(rows) - 1)
@@ -108,6 +108,20 @@ def table(obs, max_events=None, width=None, all_ids=False, max_lines=None):
         rows.append("rekey events: %d" % len(events))
     rows.extend("  " + e.line() for e in events)
     return "\n".join(rows) + "\n"
+
+
+def _epochs_line(ep):
+    # Where the observer's epochs stand (host_tools.observer_epochs).
+    if ep.current is None and ep.alt is None:
+        return "epoch: none (no keys)"
+    text = "epoch: current %s" % ("none" if ep.current is None else ep.current)
+    if ep.alt_role == "pending":
+        text += ", pending %d" % ep.alt
+    elif ep.alt_role == "grace":
+        text += ", previous %d until %.3f" % (ep.alt, ep.grace_until)
+    elif ep.alt_role == "previous":
+        text += ", previous %d" % ep.alt
+    return text
 
 
 def _unknown(st):

@@ -85,10 +85,11 @@ def test_observer_joining_mid_run_recovers_at_the_next_sync(run):
     start = int(5.05 * S)
     newest = sorted(v.epoch_key_ids.items())[:2]  # epochs 1 and 2: 2 is current at 5.05 s
     keys = Keys(v.issued_keys, dict((e, epoch_key(v.issued_keys[k], e)) for e, k in newest))
-    obs = Observer(load_config(os.path.join(export, "GATEWAY.json")), keys)
+    config = load_config(os.path.join(export, "GATEWAY.json"))
+    pdus = set(p.can_id for p in config[0])
+    obs = Observer(config, keys)
     frames = [f for f in v.trace if f[0] >= start]
     first_sync = next(f[0] for f in frames if f[1] == SYNC_ID)
-    pdus = set(obs._pdus)
     got = {"before": {}, "after": {}}
     for ts, can_id, data, fd, sender in frames:
         verdict = obs.on_frame(ts / S, can_id, data)
