@@ -1,62 +1,16 @@
 # The observer on multi-counter PDUs (docs/freshness.md): the FV master's
 # sync message is checked as a receiving ECU checks it, and feeds the
-# multi-counter receivers. Frames are made with keyagent's own FV master
-# (MultiCounter on node 0: trip from storage, SyncState.build under K_sync)
-# and senders (the agent's Pdu with its SecOCTx); an attacker forges,
-# replays and truncates sync messages and replays frames.
+# multi-counter receivers (frames from tests/helpers/multi_counter_bus.py,
+# keyagent's own FV master and senders); an attacker forges, replays and
+# truncates sync messages and replays frames.
 import copy
 
 import secoc_trace_builder as B
 from host_tools.observer_inputs import Keys, parse_config
 from host_tools.secoc_observer import Observer
-from keyagent.agent import Pdu
 from keyagent.crypto.cmac import Cmac
-from keyagent.crypto.kdf import secoc_key
 from keyagent.rekey import messages as R
-from keyagent.secoc.multi_counter import MultiCounter, sync_key
-from keyagent.storage import MemoryStorage
-
-SYNC_ID = 0x6F1
-CONFIG = copy.deepcopy(B.CONFIG)
-CONFIG["freshness"] = {"layout": "jaspar", "sync_can_id": SYNC_ID}
-for _spec in CONFIG["clusters"][0]["pdus"]:
-    _spec["freshness"] = "multi"  # BrakePedal: 2 + 2 FV bits on the wire; SteeringAngle: 6 + 2
-K1 = R.epoch_key(B.Q1, 1)
-
-
-class Bus:
-    """The FV master (trip 4 from its storage) and the two senders, keyed
-    for epoch 1; frames go to the observer with a time 10 ms apart."""
-
-    def __init__(self, obs, k_epoch=K1, epoch=1):
-        self.obs = obs
-        self.t = 0.0
-        self.storage = MemoryStorage({"trip": 3})
-        self.master = MultiCounter(dict(CONFIG, node=0), self.storage)
-        self.sync_key = sync_key(k_epoch, epoch)
-        self.senders = {}
-        for i, spec in enumerate(CONFIG["clusters"][0]["pdus"]):
-            pdu = Pdu(i, 1, spec, spec["sender"], self.master)
-            pdu.tx.key = Cmac(secoc_key(k_epoch, 1, epoch))
-            self.senders[spec["name"]] = pdu
-
-    def frame(self, name, payload=b"\x01\x02\x03\x04"):
-        pdu = self.senders[name]
-        out = bytearray(64)
-        n = pdu.tx.protect(payload, len(payload), out)
-        assert n > 0
-        return pdu.can_id, bytes(out[:n])
-
-    def sync(self, next_reset=True):
-        if next_reset:
-            self.master.state.next_reset(self.storage)
-        out = bytearray(8)
-        n = self.master.state.build(self.master.data_id, self.sync_key, out)
-        return SYNC_ID, bytes(out[:n])
-
-    def see(self, frame):
-        self.t += 0.01
-        return self.obs.on_frame(self.t, *frame)
+from multi_counter_bus import CONFIG, K1, SYNC_ID, Bus
 
 
 def test_forged_and_replayed_sync_messages_are_rejected_and_change_nothing():
