@@ -14,25 +14,34 @@ from keyagent.secoc.multi_counter import MultiCounter, sync_key
 from keyagent.storage import MemoryStorage
 
 SYNC_ID = 0x6F1
-CONFIG = copy.deepcopy(B.CONFIG)
-CONFIG["freshness"] = {"layout": "jaspar", "sync_can_id": SYNC_ID}
-for _spec in CONFIG["clusters"][0]["pdus"]:
-    _spec["freshness"] = "multi"  # BrakePedal: 2 + 2 FV bits on the wire; SteeringAngle: 6 + 2
 K1 = R.epoch_key(B.Q1, 1)
+
+
+def multi_config(layout="jaspar"):
+    """secoc_trace_builder's node configuration with both PDUs on
+    multi-counter freshness in this layout (a name or a layout text)."""
+    config = copy.deepcopy(B.CONFIG)
+    config["freshness"] = {"layout": layout, "sync_can_id": SYNC_ID}
+    for spec in config["clusters"][0]["pdus"]:
+        spec["freshness"] = "multi"
+    return config
+
+
+CONFIG = multi_config()  # jaspar: BrakePedal 2 + 2 FV bits on the wire, SteeringAngle 6 + 2
 
 
 class Bus:
     """The FV master (trip 4 from its storage) and the two senders, keyed
     for epoch 1; frames go to the observer with a time 10 ms apart."""
 
-    def __init__(self, obs, k_epoch=K1, epoch=1):
+    def __init__(self, obs, k_epoch=K1, epoch=1, config=CONFIG):
         self.obs = obs
         self.t = 0.0
         self.storage = MemoryStorage({"trip": 3})
-        self.master = MultiCounter(dict(CONFIG, node=0), self.storage)
+        self.master = MultiCounter(dict(config, node=0), self.storage)
         self.sync_key = sync_key(k_epoch, epoch)
         self.senders = {}
-        for i, spec in enumerate(CONFIG["clusters"][0]["pdus"]):
+        for i, spec in enumerate(config["clusters"][0]["pdus"]):
             pdu = Pdu(i, 1, spec, spec["sender"], self.master)
             pdu.tx.key = Cmac(secoc_key(k_epoch, 1, epoch))
             self.senders[spec["name"]] = pdu

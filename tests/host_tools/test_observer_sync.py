@@ -5,12 +5,14 @@
 # truncates sync messages and replays frames.
 import copy
 
+import pytest
+
 import secoc_trace_builder as B
 from host_tools.observer_inputs import Keys, parse_config
 from host_tools.secoc_observer import Observer
 from keyagent.crypto.cmac import Cmac
 from keyagent.rekey import messages as R
-from multi_counter_bus import CONFIG, K1, SYNC_ID, Bus
+from multi_counter_bus import CONFIG, K1, SYNC_ID, Bus, multi_config
 
 
 def test_forged_and_replayed_sync_messages_are_rejected_and_change_nothing():
@@ -67,9 +69,24 @@ def test_sync_needs_a_key_and_one_under_the_pending_key_switches():
     assert [bus.see(bus.frame("SteeringAngle")) for _ in range(3)] == ["ok"] * 3
 
 
-def test_sync_can_id_must_be_free():
-    import pytest
+@pytest.mark.parametrize("layout", ["flagless", "flag-first",
+                                    "fv=trip:12,pad:4,reset:16,msg:30,flag:2;wire=flag:2,msg:2;"
+                                    "sync=pad:4,reset,trip,mac:32;sync_auth=reset,data_id,trip"])
+def test_the_layout_comes_from_the_configuration(layout):
+    # Other makers' layouts (docs/freshness.md): the sync's fields, its MAC
+    # input and the wire bits as the node configuration says.
+    config = multi_config(layout)
+    obs = Observer(parse_config(config), Keys(epoch_keys={1: K1}))
+    bus = Bus(obs, config=config)
+    frames = bus.genuine(cycles=3, per_cycle=20)
+    assert [obs.on_frame(*f) for f in frames] == ["ok"] * len(frames)
+    assert obs.sync.state.layout.text == bus.master.layout.text
+    # the same frames judged by a jaspar observer: its syncs do not parse the same way
+    obs = Observer(parse_config(CONFIG), Keys(epoch_keys={1: K1}))
+    assert [obs.on_frame(*f) for f in frames if f[1] == SYNC_ID] != ["ok"] * 3
 
+
+def test_sync_can_id_must_be_free():
     from host_tools.errors import UserError
 
     doc = copy.deepcopy(CONFIG)
