@@ -118,9 +118,9 @@ def parse_config(doc, where="configuration"):
         for cluster in doc["clusters"]:
             for spec in cluster["pdus"]:
                 name = spec.get("name", "#%d" % len(pdus))
+                if spec.get("freshness") == "multi" and multi is None:
+                    multi = sync_counters(doc, where)
                 try:
-                    if spec.get("freshness") == "multi" and multi is None:
-                        multi = sync_counters(doc)
                     # node None: the observer sends nothing, it receives every PDU
                     pdus.append(Pdu(len(pdus), int(cluster["id"]), spec, None, multi))
                 except ValueError as e:
@@ -133,9 +133,8 @@ def parse_config(doc, where="configuration"):
     ids = [p.can_id for p in pdus]
     if len(set(ids)) != len(ids):
         raise UserError("%s: two PDUs share a CAN ID" % where)
-    if multi is not None and (not isinstance(multi.can_id, int) or not 0 <= multi.can_id <= 0x7FF
-                              or multi.can_id in ids):
-        raise UserError("%s: freshness: sync_can_id must be a standard CAN ID that no PDU uses" % where)
+    if multi is not None and multi.can_id in ids:
+        raise UserError("%s: freshness: sync_can_id 0x%X is a PDU's CAN ID" % (where, multi.can_id))
     return pdus, auth, grace_ms
 
 

@@ -20,15 +20,26 @@ SYNC_NAME = "FvSync"  # the sync message's row, unless a DBC names its CAN ID
 NO_KEY = "no_key"  # neither epoch's key is known: the sync cannot be checked
 
 
-def sync_counters(doc):
+def sync_counters(doc, where="configuration"):
     """The MultiCounter an observer shares among the multi-counter PDUs of
-    the node configuration doc (its "freshness" section). ValueError for a
-    bad layout."""
+    the node configuration doc (its "freshness" section); a mistake in it
+    is a UserError."""
+    from host_tools.errors import UserError
     from keyagent.secoc.multi_counter import MultiCounter
 
-    # node None: never the FV master (a node ID is 0..63); no storage: the
-    # trip floor is what the observer has seen itself.
-    return MultiCounter({"node": None, "freshness": doc.get("freshness", {})}, None)
+    f = doc.get("freshness", {})
+    if not isinstance(f, dict):
+        raise UserError("%s: \"freshness\" must be an object" % where)
+    for name, top in (("sync_can_id", 0x7FF), ("sync_data_id", 0xFFFF), ("missed_syncs", 255)):
+        value = f.get(name, 0)
+        if type(value) is not int or not 0 <= value <= top:
+            raise UserError("%s: freshness: %s must be 0..%d" % (where, name, top))
+    try:
+        # node None: never the FV master (a node ID is 0..63); no storage:
+        # the trip floor is what the observer has seen itself.
+        return MultiCounter({"node": None, "freshness": f}, None)
+    except ValueError as e:
+        raise UserError("%s: freshness: %s" % (where, e)) from None
 
 
 class SyncFollower:

@@ -86,13 +86,17 @@ def test_the_layout_comes_from_the_configuration(layout):
     assert [obs.on_frame(*f) for f in frames if f[1] == SYNC_ID] != ["ok"] * 3
 
 
-def test_sync_can_id_must_be_free():
+def test_freshness_mistakes_are_one_line_errors():
     from host_tools.errors import UserError
 
-    doc = copy.deepcopy(CONFIG)
-    doc["freshness"]["sync_can_id"] = 0xB0
-    with pytest.raises(UserError, match="sync_can_id"):
-        parse_config(doc)
-    doc["freshness"] = {"layout": "fv=trip:16"}
-    with pytest.raises(UserError, match="freshness layout"):
-        parse_config(doc)
+    for freshness, words in (({"sync_can_id": 0xB0}, "freshness: sync_can_id 0xB0 is a PDU's CAN ID"),
+                             ({"sync_can_id": "0x6f1"}, "freshness: sync_can_id must be 0..2047"),
+                             ({"sync_data_id": 1 << 16}, "freshness: sync_data_id must be 0..65535"),
+                             ({"missed_syncs": -1}, "freshness: missed_syncs must be 0..255"),
+                             ({"layout": "fv=trip:16"}, "freshness: freshness layout needs fv="),
+                             ("jaspar", '"freshness" must be an object')):
+        doc = copy.deepcopy(CONFIG)
+        doc["freshness"] = freshness
+        with pytest.raises(UserError) as e:
+            parse_config(doc, "gw.json")
+        assert str(e.value).startswith("gw.json: " + words), e.value
