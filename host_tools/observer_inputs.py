@@ -103,7 +103,9 @@ def load_config(path):
 
 def parse_config(doc, where="configuration"):
     from keyagent.agent import DEFAULT_TIMING, Pdu
+    from host_tools.observer_epochs import is_isotp_id
     from host_tools.observer_sync import sync_counters
+    from keyagent.rekey.ids import ACTIVATE_ID
 
     if not isinstance(doc, dict) or not isinstance(doc.get("clusters"), list):
         raise UserError("%s: no \"clusters\" list" % where)
@@ -133,8 +135,9 @@ def parse_config(doc, where="configuration"):
     ids = [p.can_id for p in pdus]
     if len(set(ids)) != len(ids):
         raise UserError("%s: two PDUs share a CAN ID" % where)
-    if multi is not None and multi.can_id in ids:
-        raise UserError("%s: freshness: sync_can_id 0x%X is a PDU's CAN ID" % (where, multi.can_id))
+    if multi is not None and (multi.can_id in ids or multi.can_id == ACTIVATE_ID or is_isotp_id(multi.can_id)):
+        raise UserError("%s: freshness: sync_can_id 0x%X is a PDU's or key management's CAN ID"
+                        % (where, multi.can_id))
     return pdus, auth, grace_ms
 
 

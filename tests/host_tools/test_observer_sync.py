@@ -89,7 +89,9 @@ def test_the_layout_comes_from_the_configuration(layout):
 def test_freshness_mistakes_are_one_line_errors():
     from host_tools.errors import UserError
 
-    for freshness, words in (({"sync_can_id": 0xB0}, "freshness: sync_can_id 0xB0 is a PDU's CAN ID"),
+    for freshness, words in (({"sync_can_id": 0xB0}, "freshness: sync_can_id 0xB0 is a PDU's or key"),
+                             ({"sync_can_id": 0x6F0}, "freshness: sync_can_id 0x6F0 is a PDU's or key"),
+                             ({"sync_can_id": 0x741}, "freshness: sync_can_id 0x741 is a PDU's or key"),
                              ({"sync_can_id": "0x6f1"}, "freshness: sync_can_id must be 0..2047"),
                              ({"sync_data_id": 1 << 16}, "freshness: sync_data_id must be 0..65535"),
                              ({"missed_syncs": -1}, "freshness: missed_syncs must be 0..255"),
