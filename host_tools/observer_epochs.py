@@ -51,18 +51,6 @@ class EpochFollower:
                 self._install(known[-2], alt=True, unsynced=True)
                 self.alt, self.alt_role = known[-2], "previous"
 
-    def describe(self):
-        if self.current is None and self.alt is None:
-            return "epoch: none (no keys)"
-        text = "epoch: current %s" % ("none" if self.current is None else self.current)
-        if self.alt_role == "pending":
-            text += ", pending %d" % self.alt
-        elif self.alt_role == "grace":
-            text += ", previous %d until %.3f" % (self.alt, self.grace_until)
-        elif self.alt_role == "previous":
-            text += ", previous %d" % self.alt
-        return text
-
     # -- keys -----------------------------------------------------------
     def _cluster_key(self, epoch, cluster):
         from keyagent.crypto.cmac import Cmac
@@ -81,7 +69,8 @@ class EpochFollower:
                 p.rx.alt_key, p.rx.alt_fvm = key, fvm
             else:
                 p.rx.key, p.rx.fvm = key, fvm
-                p.unsynced = unsynced
+                # Multi-counter PDUs find their counters at the next sync.
+                p.unsynced = unsynced and p.cfg.multi is None
 
     def _drop_alt(self):
         for p in self._pdus:
@@ -90,6 +79,10 @@ class EpochFollower:
         self.alt = self.alt_role = self.grace_until = None
         for ek in [ek for ek in self._cluster_keys if ek[0] == old]:
             self._cluster_keys.pop(ek).zeroise()
+
+    def k_epoch(self, epoch):
+        # K_epoch of an epoch whose keys the observer holds, or None.
+        return self._epoch_keys.get(epoch)
 
     def _known(self, epoch):
         # Is K_epoch known (from the key file, possibly re-read, or derived
@@ -165,7 +158,8 @@ class EpochFollower:
 
         rx = self._isotp.get(can_id)
         if rx is None:
-            rx = self._isotp[can_id] = IsoTpReceiver(max_size=ISOTP_MAX)
+            # fd: also the CAN FD framing ("isotp_tx_dl": 64) and its single frames
+            rx = self._isotp[can_id] = IsoTpReceiver(max_size=ISOTP_MAX, fd=True)
         now_ms = int(t * 1000)
         rx.poll(now_ms)
         rx.on_frame(bytes(data), now_ms)  # its flow control answer is not sent
@@ -231,10 +225,11 @@ class EpochFollower:
                 self.switch(t, "deliver")
         # The floors say where the counters stand (the joining slave sends
         # its own PDUs from there on): raised to, never lowered below what
-        # the observer has verified itself.
+        # the observer has verified itself. Not for multi-counter PDUs (an
+        # ECU ignores them too: a joining ECU closes its first cycle).
         for index, floor in floors:
             for p in self._pdus:
-                if p.cfg.index == index:
+                if p.cfg.index == index and p.cfg.multi is None:
                     fvm = p.rx.fvm if epoch == self.current else p.rx.alt_fvm if epoch == self.alt else None
                     if fvm is not None and fvm.last < floor:
                         fvm.restart(floor)

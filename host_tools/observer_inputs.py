@@ -95,18 +95,23 @@ def load_keys(path):
 def load_config(path):
     """The node configuration (docs/rekey-protocol.md): returns (pdus, auth_keys,
     grace_ms); pdus are keyagent.agent.Pdu objects in configuration order
-    (their PDU indexes), each with the receiver (SecOCRx) an ECU builds."""
+    (their PDU indexes), each with the receiver (SecOCRx) an ECU builds;
+    the multi-counter ones share one MultiCounter (their .multi)."""
     doc = read_json(path, "configuration")
     return parse_config(doc, path)
 
 
 def parse_config(doc, where="configuration"):
     from keyagent.agent import DEFAULT_TIMING, Pdu
+    from host_tools.observer_epochs import is_isotp_id
+    from host_tools.observer_sync import sync_counters
+    from keyagent.rekey.ids import ACTIVATE_ID
 
     if not isinstance(doc, dict) or not isinstance(doc.get("clusters"), list):
         raise UserError("%s: no \"clusters\" list" % where)
     auth = {}
     pdus = []
+    multi = None  # the sync state the "freshness": "multi" PDUs share
     try:
         if doc.get("role") == "slave" and "auth_key" in doc:
             auth[int(doc["node"])] = _hex(doc["auth_key"], "%s: auth_key" % where, (16,))
@@ -115,9 +120,11 @@ def parse_config(doc, where="configuration"):
         for cluster in doc["clusters"]:
             for spec in cluster["pdus"]:
                 name = spec.get("name", "#%d" % len(pdus))
+                if spec.get("freshness") == "multi" and multi is None:
+                    multi = sync_counters(doc, where)
                 try:
                     # node None: the observer sends nothing, it receives every PDU
-                    pdus.append(Pdu(len(pdus), int(cluster["id"]), spec, None))
+                    pdus.append(Pdu(len(pdus), int(cluster["id"]), spec, None, multi))
                 except ValueError as e:
                     raise UserError("%s: PDU %s: %s" % (where, name, e)) from None
         grace_ms = int(doc.get("timing", {}).get("grace_ms", DEFAULT_TIMING["grace_ms"]))
@@ -128,6 +135,9 @@ def parse_config(doc, where="configuration"):
     ids = [p.can_id for p in pdus]
     if len(set(ids)) != len(ids):
         raise UserError("%s: two PDUs share a CAN ID" % where)
+    if multi is not None and (multi.can_id in ids or multi.can_id == ACTIVATE_ID or is_isotp_id(multi.can_id)):
+        raise UserError("%s: freshness: sync_can_id 0x%X is a PDU's or key management's CAN ID"
+                        % (where, multi.can_id))
     return pdus, auth, grace_ms
 
 

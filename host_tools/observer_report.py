@@ -2,7 +2,9 @@
 # shown: per-message statistics, rekey events, the text table of `monitor`
 # and `trace analyze`, and their JSON report. No key is ever formatted here.
 
-SHOWN_VERDICTS = ("ok", "mac_mismatch", "stale_freshness")  # their own columns; the rest is OTHER
+# The verdicts of the OK, MAC and STALE columns, a sync message's beside a
+# PDU's (keyagent.secoc.fv_sync.SYNC_REASONS); the rest is OTHER.
+COLUMNS = (("ok",), ("mac_mismatch", "sync_mac_mismatch"), ("stale_freshness", "sync_stale"))
 
 
 class MessageStats:
@@ -91,7 +93,7 @@ def table(obs, max_events=None, width=None, all_ids=False, max_lines=None):
                        sum(st.count for st in other), "%.1f" % sum(st.rate() for st in other),
                        "-", "-", "-", "-", "-", "plain", "in no configuration or DBC (--all lists them)")
         rows.append((line if width is None else line[:width]).rstrip())
-    rows.append(obs.epochs.describe())
+    rows.append(_epochs_line(obs.epochs))
     events = obs.events
     if max_lines is not None:
         room = max(0, max_lines - len(rows) - 1)
@@ -108,6 +110,20 @@ def table(obs, max_events=None, width=None, all_ids=False, max_lines=None):
     return "\n".join(rows) + "\n"
 
 
+def _epochs_line(ep):
+    # Where the observer's epochs stand (host_tools.observer_epochs).
+    if ep.current is None and ep.alt is None:
+        return "epoch: none (no keys)"
+    text = "epoch: current %s" % ("none" if ep.current is None else ep.current)
+    if ep.alt_role == "pending":
+        text += ", pending %d" % ep.alt
+    elif ep.alt_role == "grace":
+        text += ", previous %d until %.3f" % (ep.alt, ep.grace_until)
+    elif ep.alt_role == "previous":
+        text += ", previous %d" % ep.alt
+    return text
+
+
 def _unknown(st):
     # Neither a SecOC PDU of the configuration, nor named by a DBC, nor key management.
     return not st.secoc and not st.name and st.last_verdict == "plain"
@@ -119,8 +135,8 @@ def _ident(st):
 
 def _row(st, width):
     if st.secoc:
-        counts = [st.verdicts.get(v, 0) for v in SHOWN_VERDICTS]
-        counts.append(sum(n for v, n in st.verdicts.items() if v not in SHOWN_VERDICTS))
+        counts = [sum(st.verdicts.get(v, 0) for v in column) for column in COLUMNS]
+        counts.append(st.count - sum(counts))
         counts = ["%d" % c for c in counts]
     else:
         counts = ["-"] * 4

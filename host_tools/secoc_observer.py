@@ -9,12 +9,16 @@
 # Every SecOC PDU of the node configuration is verified by the receiver
 # keyagent.agent builds for it (a SecOCRx with the current key and an
 # alternate key, each with its own freshness state); host_tools.observer_epochs
-# keys and switches them as the rekeys on the bus go. Verdicts are
+# keys and switches them as the rekeys on the bus go. Multi-counter PDUs
+# share the trip and reset counters of the FV master's sync message, which
+# host_tools.observer_sync checks and follows. Verdicts are
 # keyagent.secoc.engine.REASONS, "plain" for other frames and "isotp" for frames of
-# the key-management channels. It never sends anything; keys never reach any
+# the key-management channels; a sync message's are "ok" or
+# keyagent.secoc.fv_sync.SYNC_REASONS. It never sends anything; keys never reach any
 # output (host_tools.observer_report formats what it counts).
 from host_tools.observer_epochs import EpochFollower, is_isotp_id
 from host_tools.observer_report import MessageStats, report, table
+from host_tools.observer_sync import SYNC_NAME, SyncFollower
 from keyagent.rekey.ids import ACTIVATE_ID
 
 # A key installed at start-up from the key file belongs to an epoch that may
@@ -47,6 +51,8 @@ class Observer:
         self.frames = 0
         self._t0 = None
         self.epochs = EpochFollower(list(self._pdus.values()), auth_keys, keys, grace_ms / 1000.0, self.events)
+        multi = [p.multi for p in pdus if p.multi is not None]
+        self.sync = SyncFollower(multi[0], self.epochs, self.events) if multi else None
 
     def on_frame(self, t, can_id, data, is_extended=False):
         """Observe one frame at time t (seconds); returns its verdict."""
@@ -55,29 +61,35 @@ class Observer:
         t -= self._t0
         self.epochs.expire(t)
         self.frames += 1
-        epoch = None
+        epoch = signals = None
         pdu = None if is_extended else self._pdus.get(can_id)
+        sync = self.sync is not None and not is_extended and can_id == self.sync.can_id
         if pdu is not None:
             verdict, epoch = self._secoc(t, pdu, data)
         elif is_extended:
             verdict = PLAIN
         elif can_id == ACTIVATE_ID:
             verdict, epoch = self.epochs.on_activate(t, data)
+        elif sync:
+            verdict, epoch, signals = self.sync.on_frame(t, data)
         elif is_isotp_id(can_id):
             verdict = ISOTP
             self.epochs.on_isotp(t, can_id, data)
         else:
             verdict = PLAIN
+        secured = pdu is not None or sync
         st = self.messages.get((can_id, is_extended))
         if st is None:
             name = pdu.cfg.name if pdu is not None else self._dbc_name(can_id, is_extended)
-            st = self.messages[(can_id, is_extended)] = MessageStats(can_id, is_extended, name, pdu is not None)
+            st = self.messages[(can_id, is_extended)] = MessageStats(
+                can_id, is_extended, name or (SYNC_NAME if sync else ""), secured)
         st.add(t, verdict)
         if epoch is not None:
             st.epoch = epoch
-        if verdict != "ok" and pdu is not None:
+        if verdict != "ok" and secured:
             return verdict  # signals of unauthentic frames are not shown
-        signals = self._decode(can_id, is_extended, data, pdu)
+        if not sync:
+            signals = self._decode(can_id, is_extended, data, pdu)
         if signals is not None:
             st.signals = signals
         return verdict

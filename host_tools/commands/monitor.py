@@ -31,7 +31,10 @@ stale_freshness, other), the last verdict and the last verified frame's
 signals (IDs in no configuration or DBC, such as the emulator's filler
 frames on 0x790-0x7DF, share one row; --all lists them); then the epoch
 state and the latest rekey events (ANNOUNCE, ACK, DELIVER, ACTIVATE, switch,
-end of grace); on a terminal, cut to its height. It never sends a frame. It follows
+end of grace, fv_trip); on a terminal, cut to its height. Under multi-counter
+freshness the FV sync message (CAN ID from the configuration) has its own
+row, FvSync (ok, sync_mac_mismatch, sync_stale, sync_malformed), and its
+counters rebuild the PDUs' freshness values. It never sends a frame. It follows
 rekeys with the key file ({"qkd_keys": {"<key ID hex>": "<key hex>"},
 "epoch_keys": {"<epoch>": "<K_epoch hex>"}}, read again when a key is
 missing and the file changed) and the slaves' K_auth from the

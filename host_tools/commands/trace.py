@@ -17,7 +17,9 @@ verdict and the last verified frame's signals), the epoch state at the end
 and every rekey event with its time in seconds from the first frame. IDs in
 neither the configuration nor a DBC (the emulator's filler frames on
 0x790-0x7DF that bring the bus to its load) share one summary row; --all
-lists them.
+lists them. Under multi-counter freshness the FV sync message has its own
+row, FvSync (ok, sync_mac_mismatch, sync_stale, sync_malformed), and its
+counters rebuild the PDUs' freshness values.
 --json OUT also writes all of it as JSON ("-": to standard output instead
 of the table). The key file is {"qkd_keys": {"<key ID hex>": "<key hex>"},
 "epoch_keys": {"<epoch>": "<K_epoch hex>"}}; keys are never printed.

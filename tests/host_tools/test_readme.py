@@ -73,6 +73,9 @@ RULES = [
          expect=r"BrakePedal .* ok"),
     rule("$ qkd-secoc trace analyze out/t.blf", check_output=False, expect=r"BrakePedal .* ok",
          stop_background=True),
+    rule("$ qkd-secoc trace analyze out/mc.blf", check_output=False,
+         expect=r"(?m)^6F1 +FvSync +(\d+) +[\d.]+ +\d+ +\1 +0 +0 +0  ok +trip=2 reset=\d+$"
+                r"(?s:.*)fv_trip epoch 1 \(trip 1, reset 0, first sync seen\)"),
     rule("$ qkd-secoc mac verify ... --fv 2",
          replace=[("...", "--profile 1 --key 2b7e151628aed2a6abf7158809cf4f3c --data-id 0x123")]),
     rule("qkd-secoc module serve --km 40", background=True, ready="ETSI 014 KME",
