@@ -54,12 +54,13 @@ def test_read_bits_of_the_issue_example():
         assert read_bits(buf, 4, 32) == 0xFEEDDCC0
 
 
-def _endpoint_state(fv_bytes, tx_fv_bits):
-    st = bytearray(128)
-    # Data ID 0x0123, 24 MAC bits, no length header, CAN FD padded with 0xAA.
+def _endpoint_state(fv_bytes, tx_fv_bits, fv_bits=64):
+    st = bytearray(112)
+    # Data ID 0x0123, 24 MAC bits, no length header, CAN FD padded with 0xAA,
+    # 4-byte PDUs.
     st[0], st[1], st[2], st[3], st[4], st[6], st[7] = 0x01, 0x23, fv_bytes, tx_fv_bits, 24, 1, 0xAA
-    mv = memoryview(st)
-    return st, mv[16:96], mv[96:112], mv[112:128]
+    st[8], st[9] = fv_bits, 4
+    return st, memoryview(st)[96:112]
 
 
 def test_mac_frame_viper_agrees_with_plain_for_every_fv_below_2_to_32():
@@ -71,15 +72,15 @@ def test_mac_frame_viper_agrees_with_plain_for_every_fv_below_2_to_32():
         for fv_bytes, tx_bits in ((4, 30), (4, 31), (4, 32), (8, 32), (8, 16)):
             frames = []
             for impl in (frame_mac, FRAME_MAC_VIPER):
-                st, m, x, tag = _endpoint_state(fv_bytes, tx_bits)
+                st, x = _endpoint_state(fv_bytes, tx_bits)
                 out = bytearray(64)
-                n = impl.mac_frame(key.enc, key.sub, st, m, x, tag, payload, 0, 4, fv, out)
+                n = impl.mac_frame(key.enc, key.sub, st, x, None, payload, 4, fv, out)
                 frames.append(bytes(out[:n]))
             assert frames[0] == frames[1] and len(frames[0]) == 12, (fv, fv_bytes, tx_bits)
             for impl in (frame_mac, FRAME_MAC_VIPER):
-                st, m, x, tag = _endpoint_state(fv_bytes, tx_bits)
-                got = impl.mac_frame(key.enc, key.sub, st, m, x, tag, frames[0], 0, 4, fv, None)
-                wrong = impl.mac_frame(key.enc, key.sub, st, m, x, tag, frames[0], 0, 4, fv ^ 1, None)
+                st, x = _endpoint_state(fv_bytes, tx_bits)
+                got = impl.mac_frame(key.enc, key.sub, st, x, None, frames[0], 4, fv, None)
+                wrong = impl.mac_frame(key.enc, key.sub, st, x, None, frames[0], 4, fv ^ 1, None)
                 assert (got, wrong) == (1, 0), (impl, fv, fv_bytes, tx_bits)
 
 

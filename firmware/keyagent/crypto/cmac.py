@@ -37,7 +37,7 @@ class Cmac:
     def digest_into(self, msg, n, out):
         # Writes the 16-byte tag of msg[0:n] into out. msg must have room for
         # n rounded up to a whole block: the last block is padded in place.
-        cmac_into(self.enc, self.sub, msg, n, self._x, out)
+        cmac_into(self.enc, self.sub, msg, 0, n, self._x, out)
 
     def digest(self, msg):
         # For the paths that are not per frame: copies msg, returns 16 bytes.
