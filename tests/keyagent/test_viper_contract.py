@@ -84,6 +84,47 @@ def test_mac_frame_viper_agrees_with_plain_for_every_fv_below_2_to_32():
                 assert (got, wrong) == (1, 0), (impl, fv, fv_bytes, tx_bits)
 
 
+def _mac_frame_impls():
+    return [frame_mac] + ([FRAME_MAC_VIPER] if FRAME_MAC_VIPER else [])
+
+
+def _counter(value):
+    # A CounterFreshness counter buffer: 9 bytes, little-endian.
+    return bytearray(value.to_bytes(9, "little"))
+
+
+def test_mac_frame_counter_path_stops_below_2_to_30():
+    # With fv < 0 the FV comes from the counter buffer and the counter moves
+    # on; values from 2**30 on (not small ints on a 32-bit core) are left to
+    # the caller's general way: 0, the buffer untouched, both versions alike.
+    key = Cmac(bytes(range(16)))
+    payload = b"\x11\x22\x33\x44"
+    for fv_bits, fv_bytes in ((24, 3), (64, 8)):
+        for nxt in (1, 2**24 - 1, 2**24, 2**30 - 2, 2**30 - 1, 2**30, 2**30 + 1,
+                    2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**33 + 5, 2**64):
+            fast = nxt <= min(2**fv_bits - 1, 2**30 - 1)
+            for impl in _mac_frame_impls():
+                st, x = _endpoint_state(fv_bytes, 8, fv_bits)
+                want, want_n = bytearray(64), 0
+                if nxt < 2**fv_bits:
+                    want_n = frame_mac.mac_frame(key.enc, key.sub, st, x, None, payload, 4, nxt, want)
+                out, count = bytearray(64), _counter(nxt)
+                n = impl.mac_frame(key.enc, key.sub, st, x, count, payload, 4, -1, out)
+                if fast:
+                    assert n == want_n == 8 and out == want and count == _counter(nxt + 1), (impl, nxt)
+                else:
+                    assert n == 0 and count == _counter(nxt) and out == bytearray(64), (impl, nxt)
+                if nxt >= 2**fv_bits:
+                    continue
+                # Checking: nxt is the lowest value the receiver accepts.
+                count = _counter(nxt)
+                got = impl.mac_frame(key.enc, key.sub, st, x, count, want, 4, -1, None)
+                assert got == (nxt if fast else 0), (impl, nxt, got)
+                assert count == _counter(nxt + 1 if fast else nxt), (impl, nxt)
+                # Nothing lower than nxt: that frame again is refused.
+                assert impl.mac_frame(key.enc, key.sub, st, x, count, want, 4, -1, None) == 0
+
+
 def _crc32_reference(data):
     crc = 0xFFFFFFFF
     for b in data:
