@@ -35,6 +35,7 @@ PROFILES = {
 }
 
 _SMALL_FV = const(0x3FFFFFFF)  # fits a viper int on a 32-bit MCU
+_len = len  # MicroPython finds a module global faster than a builtin
 
 
 class PduLayout:
@@ -161,7 +162,7 @@ class SecOCRx(_Endpoint):
     def verify(self, frame, n):
         # Returns OK, with the authentic PDU at frame[payload_off:][:payload_len],
         # or a rejection reason, counted in failures.
-        if n == self._fixed_n and n <= len(frame):
+        if n == self._fixed_n and n <= _len(frame):
             # The common case, kept lean: the first freshness candidate under
             # the current key. Everything else goes the general way.
             key = self.key
@@ -171,9 +172,12 @@ class SecOCRx(_Endpoint):
                 fv = self._mac(key.enc, key.sub, self._st, self._x, fvm.rx_min,
                                frame, self.payload_len, -1, None)
                 if fv:  # verified and accepted: the counter has moved on
-                    self.used_alt = False
                     self.fv = fv
-                    self.last_reason = OK
+                    # On MicroPython an attribute store costs about twice a load.
+                    if self.used_alt:
+                        self.used_alt = False
+                    if self.last_reason:
+                        self.last_reason = OK
                     return OK
         reason = self._verify(frame, n)
         self.last_reason = reason

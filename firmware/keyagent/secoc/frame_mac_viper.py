@@ -109,7 +109,7 @@ def mac_frame(enc, sub: ptr8, st: ptr8, x, count, buf: ptr8, plen: int, fv: int,
     px[2] ^= ps[koff + 2]
     px[3] ^= ps[koff + 3]
     enc(x, x)
-    pt = ptr8(x)
+    pt = ptr8(px)
     rem = st[4]
     if not out:
         # Check: compare the truncated MAC, in constant time.
