@@ -6,10 +6,11 @@
 # checks: the callers in keyagent.secoc.engine validate every length first,
 # and this function checks plen against the PDU's length in st itself.
 # Integers are machine words, 32 bits on a Cortex-M and 64 on x86-64, so the
-# contract is what holds on both (tests/keyagent/test_viper_contract.py): an
-# explicit freshness value 0 <= fv < 2**32 truncated to at most 32 bits,
-# counter values below 2**30 (beyond: return 0, the caller goes the plain
-# way), and read_bits of at most 32 bits.
+# contract is what holds on both (tests/keyagent/test_viper_contract.py): a
+# given freshness value 0 <= fv < 2**31 (a negative one asks for the
+# counter path) truncated to at most 32 bits, counter values below 2**30
+# (beyond: return 0, the caller goes the plain way), and read_bits of at
+# most 32 bits.
 # st, x and sub are word-aligned (heap bytearrays, slices of st at multiples
 # of 16): the 16-byte CMAC steps go a word at a time.
 import micropython
@@ -67,29 +68,33 @@ def mac_frame(enc, sub: ptr8, st: ptr8, x, count, buf: ptr8, plen: int, fv: int,
                 fv = (high << tb) | fv
             if fv <= last or fv > lim:
                 return 0  # a replay, or past what the counter path takes
-    # MAC input in st[16:]: Data ID || buf[poff:poff+plen] || FV (big-endian)
+    # MAC input in st[16:]: Data ID || buf[poff:poff+plen] || FV (big-endian),
+    # over a zeroed last block, which is then padded in place for AES-CMAC.
+    n = 2 + plen + st[2]
+    full = n >> 4
+    koff = 4  # word offset of K2 in sub
+    pad = (n & 15) != 0
+    if not pad:
+        full -= 1
+        koff = 0  # K1
+    pm = ptr32(st)
+    w = 4 + (full << 2)  # the last block of st[16:], in words
+    pm[w] = 0
+    pm[w + 1] = 0
+    pm[w + 2] = 0
+    pm[w + 3] = 0
     st[16] = st[0]
     st[17] = st[1]
     for i in range(plen):
         st[18 + i] = buf[poff + i]
-    n = 2 + plen + st[2]
     i = 15 + n
     v = uint(fv)  # unsigned: >> must fill with zeros, also past bit 31 on a 32-bit core
     while i > 17 + plen:
         st[i] = v & 0xFF
         v = v >> 8
         i -= 1
-    # AES-CMAC, padding the last block in place; the tag ends up in x.
-    full = n >> 4
-    koff = 4  # word offset of K2 in sub
-    if n != 0 and (n & 15) == 0:
-        full -= 1
-        koff = 0  # K1
-    else:
+    if pad:
         st[16 + n] = 0x80
-        for i in range(17 + n, 16 + ((full + 1) << 4)):
-            st[i] = 0
-    pm = ptr32(st)
     px = ptr32(x)
     w = 4  # st[16:] in words
     px[0] = pm[4]
@@ -112,26 +117,26 @@ def mac_frame(enc, sub: ptr8, st: ptr8, x, count, buf: ptr8, plen: int, fv: int,
     pt = ptr8(px)
     rem = st[4]
     if not out:
-        # Check: compare the truncated MAC, in constant time.
+        # Check: compare the truncated MAC in constant time, its whole
+        # bytes, then the bits of a partial last one (the branches depend
+        # on the layout only).
         bit = ((poff + plen) << 3) + tb
         b = bit >> 3
         s = bit & 7
-        k = 0
+        nb = rem >> 3
         diff = 0
-        while rem > 0:
-            w = buf[b] << s
-            if s != 0 and rem > 8 - s:
-                w |= buf[b + 1] >> (8 - s)
-            w &= 0xFF
-            t = pt[k]
-            if rem < 8:
-                mask = (0xFF << (8 - rem)) & 0xFF
-                w &= mask
-                t &= mask
-            diff |= w ^ t
-            rem -= 8
-            k += 1
-            b += 1
+        if s == 0:
+            for k in range(nb):
+                diff |= buf[b + k] ^ pt[k]
+        else:
+            for k in range(nb):
+                diff |= (((buf[b + k] << s) | (buf[b + k + 1] >> (8 - s))) ^ pt[k]) & 0xFF
+        rem &= 7
+        if rem != 0:
+            w = buf[b + nb] << s
+            if s + rem > 8:
+                w |= buf[b + nb + 1] >> (8 - s)
+            diff |= (w ^ pt[nb]) & ((0xFF << (8 - rem)) & 0xFF)
         if diff != 0:
             return 0
         total = 1
@@ -162,19 +167,24 @@ def mac_frame(enc, sub: ptr8, st: ptr8, x, count, buf: ptr8, plen: int, fv: int,
             po[bit >> 3] |= int((v >> (k - take)) & uint((1 << take) - 1)) << (8 - s - take)
             bit += take
             k -= take
+        # The truncated MAC after it (out[pos:end] is zeroed), as above.
         b = bit >> 3
         s = bit & 7
-        k = 0
-        while rem > 0:
-            t = pt[k]
-            if rem < 8:
-                t &= (0xFF << (8 - rem)) & 0xFF
-            po[b] |= t >> s
-            if s != 0 and rem > 8 - s:
-                po[b + 1] |= (t << (8 - s)) & 0xFF
-            rem -= 8
-            k += 1
-            b += 1
+        nb = rem >> 3
+        if s == 0:
+            for k in range(nb):
+                po[b + k] = pt[k]
+        else:
+            for k in range(nb):
+                t = pt[k]
+                po[b + k] |= t >> s
+                po[b + k + 1] |= (t << (8 - s)) & 0xFF
+        rem &= 7
+        if rem != 0:
+            t = pt[nb] & ((0xFF << (8 - rem)) & 0xFF)
+            po[b + nb] |= t >> s
+            if s + rem > 8:
+                po[b + nb + 1] |= (t << (8 - s)) & 0xFF
         total = end
         if end > 8 and st[6] != 0:
             lengths = ptr8(FD_LENGTH_OF)
