@@ -2,8 +2,8 @@
 #
 # Cmac keeps its subkeys (K1 || K2 in one 32-byte buffer) and scratch
 # buffers preallocated so that digest_into allocates nothing on MicroPython.
-# The block chaining itself is keyagent.secoc.frame_mac.cmac_into, which has a
-# viper version.
+# The block chaining itself is keyagent.secoc.frame_mac.cmac_into (SecOC's
+# per-frame viper path has its own copy of it, inside mac_frame).
 from keyagent.crypto import aes
 from keyagent.crypto.bufops import ct_equal
 from keyagent.secoc.frame_mac import cmac_into
