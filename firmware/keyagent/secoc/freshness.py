@@ -38,7 +38,7 @@ class CounterFreshness:
         self.max = (1 << fv_bits) - 1
         self.tx_next = bytearray(9)
         self.rx_min = bytearray(9)
-        self.restart(0)
+        self.tx_next[0] = self.rx_min[0] = 1  # counter = last = 0
 
     def _check(self, value):
         # -1: nothing yet (a first value of 0 is then still to come).
@@ -113,8 +113,9 @@ class CounterFreshness:
     def restart(self, value=0):
         # Both directions restart at value, e.g. when a sender resumes after
         # a reboot from a persisted high-water mark.
-        self.counter = value
-        self.last = value
+        value = self._check(value)
+        _store(self.tx_next, value)
+        _store(self.rx_min, value)
 
 
 class MultiCounterFreshness:
