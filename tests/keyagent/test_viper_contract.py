@@ -54,33 +54,105 @@ def test_read_bits_of_the_issue_example():
         assert read_bits(buf, 4, 32) == 0xFEEDDCC0
 
 
-def _endpoint_state(fv_bytes, tx_fv_bits):
-    st = bytearray(128)
-    # Data ID 0x0123, 24 MAC bits, no length header, CAN FD padded with 0xAA.
+def _endpoint_state(fv_bytes, tx_fv_bits, fv_bits=64):
+    st = bytearray(112)
+    # Data ID 0x0123, 24 MAC bits, no length header, CAN FD padded with 0xAA,
+    # 4-byte PDUs.
     st[0], st[1], st[2], st[3], st[4], st[6], st[7] = 0x01, 0x23, fv_bytes, tx_fv_bits, 24, 1, 0xAA
-    mv = memoryview(st)
-    return st, mv[16:96], mv[96:112], mv[112:128]
+    st[8], st[9] = fv_bits, 4
+    return st, memoryview(st)[96:112]
 
 
-def test_mac_frame_viper_agrees_with_plain_for_every_fv_below_2_to_32():
+def test_mac_frame_viper_agrees_with_plain_for_every_fv_below_2_to_31():
+    # A given FV is a non-negative machine word on every core (fv < 0 asks
+    # for the counter path), so below 2**31; the engine gives at most 2**30 - 1.
     if FRAME_MAC_VIPER is None:
         return  # CPython: no viper version to hold to the plain one
     key = Cmac(bytes(range(16)))
     payload = b"\x11\x22\x33\x44"
-    for fv in WORDS:
+    for fv in [w for w in WORDS if w < 2**31]:
         for fv_bytes, tx_bits in ((4, 30), (4, 31), (4, 32), (8, 32), (8, 16)):
             frames = []
             for impl in (frame_mac, FRAME_MAC_VIPER):
-                st, m, x, tag = _endpoint_state(fv_bytes, tx_bits)
+                st, x = _endpoint_state(fv_bytes, tx_bits)
                 out = bytearray(64)
-                n = impl.mac_frame(key.enc, key.sub, st, m, x, tag, payload, 0, 4, fv, out)
+                n = impl.mac_frame(key.enc, key.sub, st, x, None, payload, 4, fv, out)
                 frames.append(bytes(out[:n]))
             assert frames[0] == frames[1] and len(frames[0]) == 12, (fv, fv_bytes, tx_bits)
             for impl in (frame_mac, FRAME_MAC_VIPER):
-                st, m, x, tag = _endpoint_state(fv_bytes, tx_bits)
-                got = impl.mac_frame(key.enc, key.sub, st, m, x, tag, frames[0], 0, 4, fv, None)
-                wrong = impl.mac_frame(key.enc, key.sub, st, m, x, tag, frames[0], 0, 4, fv ^ 1, None)
+                st, x = _endpoint_state(fv_bytes, tx_bits)
+                got = impl.mac_frame(key.enc, key.sub, st, x, None, frames[0], 4, fv, None)
+                wrong = impl.mac_frame(key.enc, key.sub, st, x, None, frames[0], 4, fv ^ 1, None)
                 assert (got, wrong) == (1, 0), (impl, fv, fv_bytes, tx_bits)
+
+
+def test_mac_frame_viper_packs_and_checks_every_bit_offset_and_width():
+    # The truncated MAC after 0..9 FV bits, whole bytes and partial ones,
+    # some straddling a byte boundary: sealed like the plain version, and
+    # every flipped MAC bit refused.
+    if FRAME_MAC_VIPER is None:
+        return
+    key = Cmac(bytes(range(16)))
+    payload = b"\x11\x22\x33\x44"
+    for tx_bits in range(10):
+        for mac_bits in (1, 3, 4, 5, 7, 8, 9, 12, 15, 16, 21, 24, 28, 33, 64, 100, 128):
+            frames = []
+            for impl in (frame_mac, FRAME_MAC_VIPER):
+                st, x = _endpoint_state(2, tx_bits, 16)
+                st[4] = mac_bits
+                out = bytearray(64)
+                n = impl.mac_frame(key.enc, key.sub, st, x, None, payload, 4, 0x2A5, out)
+                frames.append(bytes(out[:n]))
+            assert frames[0] == frames[1], (tx_bits, mac_bits)
+            st, x = _endpoint_state(2, tx_bits, 16)
+            st[4] = mac_bits
+            check = FRAME_MAC_VIPER.mac_frame
+            assert check(key.enc, key.sub, st, x, None, frames[0], 4, 0x2A5, None) == 1
+            for bit in range(32 + tx_bits, 32 + tx_bits + mac_bits):
+                bad = bytearray(frames[0])
+                bad[bit >> 3] ^= 0x80 >> (bit & 7)
+                assert check(key.enc, key.sub, st, x, None, bad, 4, 0x2A5, None) == 0, (tx_bits, mac_bits, bit)
+
+
+def _mac_frame_impls():
+    return [frame_mac] + ([FRAME_MAC_VIPER] if FRAME_MAC_VIPER else [])
+
+
+def _counter(value):
+    # A CounterFreshness counter buffer: 9 bytes, little-endian.
+    return bytearray(value.to_bytes(9, "little"))
+
+
+def test_mac_frame_counter_path_stops_below_2_to_30():
+    # With fv < 0 the FV comes from the counter buffer and the counter moves
+    # on; values from 2**30 on (not small ints on a 32-bit core) are left to
+    # the caller's general way: 0, the buffer untouched, both versions alike.
+    key = Cmac(bytes(range(16)))
+    payload = b"\x11\x22\x33\x44"
+    for fv_bits, fv_bytes in ((24, 3), (64, 8)):
+        for nxt in (1, 2**24 - 1, 2**24, 2**30 - 2, 2**30 - 1, 2**30, 2**30 + 1,
+                    2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**33 + 5, 2**64):
+            fast = nxt <= min(2**fv_bits - 1, 2**30 - 1)
+            for impl in _mac_frame_impls():
+                st, x = _endpoint_state(fv_bytes, 8, fv_bits)
+                want, want_n = bytearray(64), 0
+                if nxt < 2**fv_bits:
+                    want_n = frame_mac.mac_frame(key.enc, key.sub, st, x, None, payload, 4, nxt, want)
+                out, count = bytearray(64), _counter(nxt)
+                n = impl.mac_frame(key.enc, key.sub, st, x, count, payload, 4, -1, out)
+                if fast:
+                    assert n == want_n == 8 and out == want and count == _counter(nxt + 1), (impl, nxt)
+                else:
+                    assert n == 0 and count == _counter(nxt) and out == bytearray(64), (impl, nxt)
+                if nxt >= 2**fv_bits:
+                    continue
+                # Checking: nxt is the lowest value the receiver accepts.
+                count = _counter(nxt)
+                got = impl.mac_frame(key.enc, key.sub, st, x, count, want, 4, -1, None)
+                assert got == (nxt if fast else 0), (impl, nxt, got)
+                assert count == _counter(nxt + 1 if fast else nxt), (impl, nxt)
+                # Nothing lower than nxt: that frame again is refused.
+                assert impl.mac_frame(key.enc, key.sub, st, x, count, want, 4, -1, None) == 0
 
 
 def _crc32_reference(data):

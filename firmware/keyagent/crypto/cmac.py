@@ -2,8 +2,8 @@
 #
 # Cmac keeps its subkeys (K1 || K2 in one 32-byte buffer) and scratch
 # buffers preallocated so that digest_into allocates nothing on MicroPython.
-# The block chaining itself is keyagent.secoc.frame_mac.cmac_into, which has a
-# viper version.
+# The block chaining itself is keyagent.secoc.frame_mac.cmac_into (SecOC's
+# per-frame viper path has its own copy of it, inside mac_frame).
 from keyagent.crypto import aes
 from keyagent.crypto.bufops import ct_equal
 from keyagent.secoc.frame_mac import cmac_into
@@ -37,7 +37,7 @@ class Cmac:
     def digest_into(self, msg, n, out):
         # Writes the 16-byte tag of msg[0:n] into out. msg must have room for
         # n rounded up to a whole block: the last block is padded in place.
-        cmac_into(self.enc, self.sub, msg, n, self._x, out)
+        cmac_into(self.enc, self.sub, msg, 0, n, self._x, out)
 
     def digest(self, msg):
         # For the paths that are not per frame: copies msg, returns 16 bytes.

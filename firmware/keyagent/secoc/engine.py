@@ -35,6 +35,7 @@ PROFILES = {
 }
 
 _SMALL_FV = const(0x3FFFFFFF)  # fits a viper int on a 32-bit MCU
+_len = len  # MicroPython finds a module global faster than a builtin
 
 
 class PduLayout:
@@ -86,7 +87,7 @@ class _Endpoint:
         self.fvm = fvm
         self.key = None  # a keyagent.crypto.cmac.Cmac, installed by the key manager
         # The state buffer that keyagent.secoc.frame_mac works on (layout there).
-        st = self._st = bytearray(128)
+        st = self._st = bytearray(112)
         st[0] = layout.data_id >> 8
         st[1] = layout.data_id & 0xFF
         st[2] = layout.fv_bytes
@@ -95,13 +96,14 @@ class _Endpoint:
         st[5] = layout.header_len
         st[6] = 1 if layout.fd else 0
         st[7] = layout.pad
-        mv = memoryview(st)
-        self._m = mv[16:96]
-        self._x = mv[96:112]
-        self._tag = mv[112:128]
-        # The viper functions take machine-word FVs; wider values (and
+        st[8] = layout.fv_bits
+        st[9] = layout.payload_len
+        self._x = memoryview(st)[96:112]
+        # The viper function takes machine-word FVs; wider values (and
         # truncated FVs wider than a small int) go the plain way.
-        self._fast = frame_mac_fast if layout.tx_fv_bits <= 30 else frame_mac
+        impl = frame_mac_fast if layout.tx_fv_bits <= 30 else frame_mac
+        self._mac = impl.mac_frame
+        self._read_bits = impl.read_bits
 
 
 class SecOCTx(_Endpoint):
@@ -109,19 +111,23 @@ class SecOCTx(_Endpoint):
         # Writes the secured frame for payload[0:plen] into out. Returns its
         # length, or minus a reason code (NO_KEY, FRESHNESS_UNAVAILABLE).
         key = self.key
+        fvm = self.fvm
+        if key is not None and fvm is not None:
+            # The common case in one call: a counter's next value, below 2**30.
+            n = self._mac(key.enc, key.sub, self._st, self._x, fvm.tx_next, payload, plen, -1, out)
+            if n:
+                return n
         if key is None:
             return -NO_KEY
-        if plen > self.layout.payload_len:
+        if not 0 <= plen <= self.layout.payload_len:
             raise ValueError("payload longer than the PDU's authentic length")
         fv = 0
-        fvm = self.fvm
         if fvm is not None:
             fv = fvm.next_tx()
             if fv < 0:
                 return -FRESHNESS_UNAVAILABLE
-        impl = self._fast if fv <= _SMALL_FV else frame_mac
-        n = impl.mac_frame(key.enc, key.sub, self._st, self._m, self._x, self._tag,
-                           payload, 0, plen, fv, out)
+        mac = self._mac if fv <= _SMALL_FV else frame_mac.mac_frame
+        n = mac(key.enc, key.sub, self._st, self._x, None, payload, plen, fv, out)
         if fvm is not None and fvm.custom_wire:
             # A layout whose truncated FV is not the value's low bits.
             put_bits(out, (self.layout.header_len + plen) << 3, fvm.truncated(fv), self.layout.tx_fv_bits)
@@ -156,22 +162,22 @@ class SecOCRx(_Endpoint):
     def verify(self, frame, n):
         # Returns OK, with the authentic PDU at frame[payload_off:][:payload_len],
         # or a rejection reason, counted in failures.
-        if n == self._fixed_n and n <= len(frame):
+        if n == self._fixed_n and n <= _len(frame):
             # The common case, kept lean: the first freshness candidate under
             # the current key. Everything else goes the general way.
             key = self.key
             fvm = self.fvm
             if key is not None and fvm is not None:
-                plen = self.layout.payload_len
-                fv = fvm.candidate(self._fast.read_bits(frame, plen << 3, self._st[3]), 0)
-                if 0 <= fv <= _SMALL_FV and self._fast.mac_frame(
-                        key.enc, key.sub, self._st, self._m, self._x, self._tag,
-                        frame, 0, plen, fv, None):
-                    fvm.accept(fv)
-                    # payload_off and payload_len are already 0 and plen.
-                    self.used_alt = False
+                # payload_off and payload_len are 0 and the layout's length.
+                fv = self._mac(key.enc, key.sub, self._st, self._x, fvm.rx_min,
+                               frame, self.payload_len, -1, None)
+                if fv:  # verified and accepted: the counter has moved on
                     self.fv = fv
-                    self.last_reason = OK
+                    # On MicroPython an attribute store costs about twice a load.
+                    if self.used_alt:
+                        self.used_alt = False
+                    if self.last_reason:
+                        self.last_reason = OK
                     return OK
         reason = self._verify(frame, n)
         self.last_reason = reason
@@ -212,7 +218,7 @@ class SecOCRx(_Endpoint):
             return NO_KEY
         if fvm is None:
             return self._try(key, frame, h, plen, 0)
-        trunc = self._fast.read_bits(frame, (h + plen) << 3, self.layout.tx_fv_bits)
+        trunc = self._read_bits(frame, (h + plen) << 3, self.layout.tx_fv_bits)
         for attempt in range(fvm.attempts + 1):
             fv = fvm.candidate(trunc, attempt)
             if fv < 0:
@@ -234,9 +240,8 @@ class SecOCRx(_Endpoint):
         return MAC_MISMATCH
 
     def _try(self, key, frame, h, plen, fv):
-        impl = self._fast if fv <= _SMALL_FV else frame_mac
-        if not impl.mac_frame(key.enc, key.sub, self._st, self._m, self._x, self._tag,
-                              frame, h, plen, fv, None):
+        mac = self._mac if fv <= _SMALL_FV else frame_mac.mac_frame
+        if not mac(key.enc, key.sub, self._st, self._x, None, frame, plen, fv, None):
             return MAC_MISMATCH
         self.payload_off = h
         self.payload_len = plen

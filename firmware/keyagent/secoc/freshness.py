@@ -12,7 +12,21 @@
 # value": counter exhausted, or no candidate left.
 
 
+def _store(buf, value):
+    # value into the 9-byte little-endian counter buffer buf, no allocation.
+    for i in range(9):
+        buf[i] = value & 0xFF
+        value >>= 8
+
+
 class CounterFreshness:
+    # The counters live in two 9-byte little-endian buffers, so that the
+    # per-frame path (keyagent.secoc.frame_mac.mac_frame) reads and advances
+    # them itself, in one call with the MAC: tx_next, the next value to send
+    # (the last one sent + 1), and rx_min, the lowest value the receiver
+    # still accepts (the last one accepted + 1). counter and last are the
+    # same state as plain ints; every other path goes through them. 9 bytes:
+    # after a 64-bit counter's last value comes 2**64.
     custom_wire = False  # the truncated FV is the value's low bits
 
     def __init__(self, fv_bits, tx_bits, attempts=0):
@@ -22,14 +36,39 @@ class CounterFreshness:
         self.tx_bits = tx_bits
         self.attempts = attempts  # extra candidates tried after the first
         self.max = (1 << fv_bits) - 1
-        self.counter = 0  # last value sent
-        self.last = 0  # last value accepted
+        self.tx_next = bytearray(9)
+        self.rx_min = bytearray(9)
+        self.tx_next[0] = self.rx_min[0] = 1  # counter = last = 0
+
+    def _check(self, value):
+        # -1: nothing yet (a first value of 0 is then still to come).
+        if not -1 <= value <= self.max:
+            raise ValueError("freshness value out of range")
+        return value + 1
+
+    @property
+    def counter(self):  # the last value sent
+        return int.from_bytes(self.tx_next, "little") - 1
+
+    @counter.setter
+    def counter(self, value):
+        _store(self.tx_next, self._check(value))
+
+    @property
+    def last(self):  # the last value accepted
+        return int.from_bytes(self.rx_min, "little") - 1
+
+    @last.setter
+    def last(self, value):
+        _store(self.rx_min, self._check(value))
 
     def next_tx(self):
-        if self.counter >= self.max:
+        fv = self.counter
+        if fv >= self.max:
             return -1  # exhausted: a rekey (new epoch) must come first
-        self.counter += 1
-        return self.counter
+        fv += 1
+        _store(self.tx_next, fv + 1)
+        return fv
 
     def truncated(self, fv):
         return fv & ((1 << self.tx_bits) - 1)
@@ -39,15 +78,15 @@ class CounterFreshness:
         # low bits are greater than the latest's, else carry one into them;
         # each further attempt carries one more.
         t = self.tx_bits
+        last = self.last
         if t == self.fv_bits:
             fv = trunc if attempt == 0 else -1
         else:
-            last = self.last
             high = last >> t
             if trunc <= (last & ((1 << t) - 1)):
                 high += 1
             fv = ((high + attempt) << t) | trunc
-        if fv <= self.last or fv > self.max:
+        if fv <= last or fv > self.max:
             return -1
         return fv
 
@@ -55,14 +94,15 @@ class CounterFreshness:
         # The k-th newest value at or below the last accepted one with these
         # low bits: a frame that verifies with it is a replay.
         t = self.tx_bits
+        last = self.last
         if t == self.fv_bits:
             fv = trunc if k == 0 else -1
         else:
-            high = self.last >> t
-            if trunc > (self.last & ((1 << t) - 1)):
+            high = last >> t
+            if trunc > (last & ((1 << t) - 1)):
                 high -= 1
             fv = ((high - k) << t) | trunc
-        return fv if 0 <= fv <= self.last else -1
+        return fv if 0 <= fv <= last else -1
 
     def ready(self):
         return True
@@ -73,8 +113,9 @@ class CounterFreshness:
     def restart(self, value=0):
         # Both directions restart at value, e.g. when a sender resumes after
         # a reboot from a persisted high-water mark.
-        self.counter = value
-        self.last = value
+        value = self._check(value)
+        _store(self.tx_next, value)
+        _store(self.rx_min, value)
 
 
 class MultiCounterFreshness:
@@ -91,6 +132,8 @@ class MultiCounterFreshness:
     # key before a reboot (it joined an active epoch). Then the first reset
     # cycle it sees is closed: nothing is sent or accepted in it, so a reset
     # never reopens values used before it.
+    tx_next = rx_min = None  # no counter for keyagent.secoc.frame_mac to advance
+
     def __init__(self, sync, layout, attempts=0, missed=1, closed=False):
         self.sync = sync
         self.layout = layout
