@@ -5,4 +5,5 @@
 # too: with them the agent outgrows the 28 KB this board had left (`make
 # mpy-check` prints each board's frozen size); it is updated with
 # `qkd-secoc flash`. The NUCLEO_H743ZI takes updates over UDS.
-include("../manifest.py", ota=False)
+# cryptolib is built in (boards/cmodules): no AES written in MicroPython.
+include("../manifest.py", ota=False, soft_aes=False)
