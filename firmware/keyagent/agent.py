@@ -30,13 +30,20 @@ DEFAULT_TIMING = {"rekey_period_ms": 10000, "grace_ms": 500, "retry_ms": 200,
                   "key_lifetime_ms": 60000, "key_lifetime_frames": 1000000}
 
 
-def _default_rand():
+def _default_rand(config, storage):
     import os
 
     if hasattr(os, "urandom"):
         return os.urandom
-    # No RNG in this build: MicroPython's `random` (seeded from whatever the
-    # port has). Weaker: a stateless slave's nonces could repeat across boots.
+    if "auth_key" in config:
+        # No RNG in this build (the STM32F446 has none): a slave's own K_auth
+        # keys a source whose output never repeats while storage keeps its
+        # boot count, which is what the JOIN nonces need.
+        from keyagent.crypto.keyed_random import KeyedRandom
+
+        return KeyedRandom(bytes.fromhex(config["auth_key"]), storage)
+    # A master without an RNG draws no nonces; MicroPython's `random` (seeded
+    # from whatever the port has) for the rest.
     import random
 
     return lambda n: bytes(random.getrandbits(8) for _ in range(n))
@@ -127,7 +134,7 @@ class KeyAgent:
         # rand(n): n random bytes, for the JOIN nonces (they must never
         # repeat across boots); os.urandom (a hardware RNG on boards that
         # have one) unless the caller has a better one.
-        self.rand = rand or _default_rand()
+        self.rand = rand or _default_rand(config, storage)
         self.node = config["node"]
         self.role = config["role"]
         self.storage = storage
