@@ -22,7 +22,7 @@ SECOC_LABEL = b"qkd-secoc secoc key"
 _MAX_BLOCKS = 64  # 1024 bytes of output is far more than any caller needs
 
 
-def _put32(buf, off, value):
+def put32(buf, off, value):
     buf[off] = (value >> 24) & 0xFF
     buf[off + 1] = (value >> 16) & 0xFF
     buf[off + 2] = (value >> 8) & 0xFF
@@ -37,7 +37,7 @@ def fixed_input(label, context, l_bits):
     buf[0:n] = label
     buf[n] = 0
     buf[n + 1 : n + 1 + len(context)] = context
-    _put32(buf, len(buf) - 4, l_bits)
+    put32(buf, len(buf) - 4, l_bits)
     return buf
 
 
@@ -60,7 +60,7 @@ def kdf_counter(key, fixed, out_len):
     out = bytearray(out_len)
     block = bytearray(16)
     for i in range(1, (out_len + 15) // 16 + 1):
-        _put32(buf, 0, i)
+        put32(buf, 0, i)
         buf[4:n] = fixed  # digest_into pads in place, so refill every round
         prf.digest_into(buf, n, block)
         off = (i - 1) * 16
@@ -85,7 +85,7 @@ def secoc_context(cluster_id, epoch):
     ctx = bytearray(6)
     ctx[0] = cluster_id >> 8
     ctx[1] = cluster_id & 0xFF
-    _put32(ctx, 2, epoch)
+    put32(ctx, 2, epoch)
     return bytes(ctx)
 
 

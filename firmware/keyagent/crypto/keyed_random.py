@@ -11,10 +11,6 @@ _KEY_LABEL = b"qkd-secoc random key"
 _LABEL = b"qkd-secoc random"
 
 
-def _be32(value):
-    return bytes(((value >> 24) & 0xFF, (value >> 16) & 0xFF, (value >> 8) & 0xFF, value & 0xFF))
-
-
 class KeyedRandom:
     def __init__(self, secret, storage):
         # A key of its own, used for nothing else.
@@ -25,4 +21,7 @@ class KeyedRandom:
 
     def __call__(self, n):
         self._calls += 1
-        return bytes(kdf.derive(self._key, _LABEL, _be32(self.boot) + _be32(self._calls), n))
+        context = bytearray(8)
+        kdf.put32(context, 0, self.boot)
+        kdf.put32(context, 4, self._calls)
+        return bytes(kdf.derive(self._key, _LABEL, context, n))
