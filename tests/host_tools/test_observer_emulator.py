@@ -12,6 +12,7 @@ import cantools
 from emulator import report, scenario
 from emulator.vehicle import Vehicle
 from host_tools.cli import main
+from live_monitor import monitor_live
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VEHICLE_DBC = os.path.join(ROOT, "can_dbc", "vehicle.dbc")
@@ -124,10 +125,7 @@ def test_live_monitor_on_the_running_vehicle(tmp_path, capsys):
     # the run extends (atomically) each time the master draws a QKD key: the
     # monitor sees every frame, follows every rekey as it happens, and gives
     # the receiving ECUs' verdicts.
-    import threading
-    import time
-
-    from emulator.bus_server import BusServer, _RAW
+    from emulator.bus_server import BusServer
 
     scenario_text = (SCENARIO % VEHICLE_DBC).replace("duration_s = 7", "duration_s = 3.5").replace(
         "period_ms = 2000", "period_ms = 1500").replace("at_s = 3\nduration_s = 1", "at_s = 2\nduration_s = 0.5")
@@ -157,28 +155,10 @@ def test_live_monitor_on_the_running_vehicle(tmp_path, capsys):
     (tmp_path / "gateway.json").write_text(json.dumps(vehicle.configs[0]))
     vehicle.record_trace()
     server = BusServer(vehicle.bus, port=0)
-    out_json = str(tmp_path / "live.json")
-    result = {}
-    argv = ["monitor", "--interface", "socketcand", "--port", str(server.port), "--config",
-            str(tmp_path / "gateway.json"), "--keys", str(keys_path), "--duration", "6", "--refresh", "0",
-            "--json", out_json]
-    monitor = threading.Thread(target=lambda: result.setdefault("rc", main(argv)), daemon=True)
-    monitor.start()
-    try:
-        for _ in range(400):  # bounded: until the monitor is in raw mode
-            server.poll(0.01)
-            if any(c.state == _RAW for c in server.clients):
-                break
-        assert any(c.state == _RAW for c in server.clients)
-        time.sleep(server.settle_s)
-        server.run_realtime(duration_s=3.5)
-        monitor.join(20)
-    finally:
-        server.close()
-    assert not monitor.is_alive() and result["rc"] == 0
+    argv = ["--interface", "socketcand", "--port", str(server.port), "--config", str(tmp_path / "gateway.json"),
+            "--keys", str(keys_path), "--duration", "6", "--refresh", "0"]
+    live = monitor_live(server, argv, str(tmp_path / "live.json"), 3.5)
     capsys.readouterr()
-    with open(out_json) as f:
-        live = json.load(f)
     on_bus = {}
     for frame in vehicle.trace:
         on_bus[frame[1]] = on_bus.get(frame[1], 0) + 1

@@ -18,6 +18,7 @@ from emulator.vehicle import Vehicle
 from host_tools.cli import main
 from host_tools.observer_inputs import Keys, load_config
 from host_tools.secoc_observer import Observer
+from live_monitor import monitor_live
 from keyagent.rekey.messages import epoch_key
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -106,10 +107,7 @@ def test_live_monitor_on_a_multi_counter_vehicle(tmp_path, capsys):
     # In real time on the bus server: 3.5 s, rekeys every 1.5 s, the ABS
     # reset at 2.5 s, the replay attack from 2 s, the spoof from 3 s. The monitor, attached
     # before the clock starts, with the key file the run keeps up to date.
-    import threading
-    import time
-
-    from emulator.bus_server import BusServer, _RAW
+    from emulator.bus_server import BusServer
 
     sc = scenario.load(SCENARIO, ["duration_s=3.5", "bus_load=0.1", "rekey.period_ms=1500"])
     v = Vehicle(sc, inline_only=True)
@@ -117,28 +115,10 @@ def test_live_monitor_on_a_multi_counter_vehicle(tmp_path, capsys):
     v.export(export, live=True)
     v.record_trace()
     server = BusServer(v.bus, port=0)
-    out_json = str(tmp_path / "live.json")
-    result = {}
-    argv = ["monitor", "--port", str(server.port), "--config", os.path.join(export, "GATEWAY.json"),
-            "--keys", os.path.join(export, "keys.json"), "--duration", "6", "--refresh", "0",
-            "--json", out_json]
-    monitor = threading.Thread(target=lambda: result.setdefault("rc", main(argv)), daemon=True)
-    monitor.start()
-    try:
-        for _ in range(400):  # bounded: until the monitor is in raw mode
-            server.poll(0.01)
-            if any(c.state == _RAW for c in server.clients):
-                break
-        assert any(c.state == _RAW for c in server.clients)
-        time.sleep(server.settle_s)
-        server.run_realtime(duration_s=3.5)
-        monitor.join(20)
-    finally:
-        server.close()
-    assert not monitor.is_alive() and result["rc"] == 0
+    argv = ["--port", str(server.port), "--config", os.path.join(export, "GATEWAY.json"),
+            "--keys", os.path.join(export, "keys.json"), "--duration", "6", "--refresh", "0"]
+    live = monitor_live(server, argv, str(tmp_path / "live.json"), 3.5)
     capsys.readouterr()
-    with open(out_json) as f:
-        live = json.load(f)
     secoc = dict((m["id"], m["verdicts"]) for m in live["messages"] if m["secoc"])
     counts = _expected(v, secoc)
     summary = v.summary()
