@@ -13,6 +13,7 @@
 # change (a new epoch, the swap of a receiver's keys); mac_frame is handed
 # the counter's own buffer.
 from keyagent.secoc.bitpack import get_bits, put_bits, put_tag, tag_matches
+from keyagent.secoc.freshness import counter_candidate, store_counter
 from keyagent.canfd import FD_LENGTH_OF
 from keyagent.crypto.bufops import copy_into, fill, xor_into
 
@@ -77,12 +78,7 @@ def mac_frame(enc, sub, st, x, count, buf, plen, fv, out):
             if nxt == 0:
                 return 0
             last = nxt - 1
-            fv = get_bits(buf, (poff + plen) << 3, tb)
-            if tb != fvb:
-                high = last >> tb
-                if fv <= last & ((1 << tb) - 1):
-                    high += 1
-                fv = (high << tb) | fv
+            fv = counter_candidate(last, get_bits(buf, (poff + plen) << 3, tb), tb, fvb, 0)
             if fv <= last or fv > lim:
                 return 0  # a replay, or past what the counter path takes
     st[16] = st[0]
@@ -114,10 +110,7 @@ def mac_frame(enc, sub, st, x, count, buf, plen, fv, out):
         total = frame_length(end, st[6])
         fill(out, end, total, st[7])
     if counted:
-        fv += 1
-        for i in range(9):
-            count[i] = fv & 0xFF
-            fv >>= 8
+        store_counter(count, fv + 1)
     return total
 
 

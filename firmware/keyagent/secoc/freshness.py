@@ -12,11 +12,24 @@
 # value": counter exhausted, or no candidate left.
 
 
-def _store(buf, value):
+def store_counter(buf, value):
     # value into the 9-byte little-endian counter buffer buf, no allocation.
     for i in range(9):
         buf[i] = value & 0xFF
         value >>= 8
+
+
+def counter_candidate(last, trunc, tx_bits, fv_bits, attempt):
+    # The spec's rule: keep the latest value's high bits if the received
+    # low bits are greater than the latest's, else carry one into them;
+    # each further attempt carries one more. The caller checks the result
+    # against last and its upper bound.
+    if tx_bits == fv_bits:
+        return trunc if attempt == 0 else -1
+    high = last >> tx_bits
+    if trunc <= (last & ((1 << tx_bits) - 1)):
+        high += 1
+    return ((high + attempt) << tx_bits) | trunc
 
 
 class CounterFreshness:
@@ -52,7 +65,7 @@ class CounterFreshness:
 
     @counter.setter
     def counter(self, value):
-        _store(self.tx_next, self._check(value))
+        store_counter(self.tx_next, self._check(value))
 
     @property
     def last(self):  # the last value accepted
@@ -60,32 +73,22 @@ class CounterFreshness:
 
     @last.setter
     def last(self, value):
-        _store(self.rx_min, self._check(value))
+        store_counter(self.rx_min, self._check(value))
 
     def next_tx(self):
         fv = self.counter
         if fv >= self.max:
             return -1  # exhausted: a rekey (new epoch) must come first
         fv += 1
-        _store(self.tx_next, fv + 1)
+        store_counter(self.tx_next, fv + 1)
         return fv
 
     def truncated(self, fv):
         return fv & ((1 << self.tx_bits) - 1)
 
     def candidate(self, trunc, attempt):
-        # The spec's rule: keep the latest value's high bits if the received
-        # low bits are greater than the latest's, else carry one into them;
-        # each further attempt carries one more.
-        t = self.tx_bits
         last = self.last
-        if t == self.fv_bits:
-            fv = trunc if attempt == 0 else -1
-        else:
-            high = last >> t
-            if trunc <= (last & ((1 << t) - 1)):
-                high += 1
-            fv = ((high + attempt) << t) | trunc
+        fv = counter_candidate(last, trunc, self.tx_bits, self.fv_bits, attempt)
         if fv <= last or fv > self.max:
             return -1
         return fv
@@ -114,8 +117,8 @@ class CounterFreshness:
         # Both directions restart at value, e.g. when a sender resumes after
         # a reboot from a persisted high-water mark.
         value = self._check(value)
-        _store(self.tx_next, value)
-        _store(self.rx_min, value)
+        store_counter(self.tx_next, value)
+        store_counter(self.rx_min, value)
 
 
 class MultiCounterFreshness:
